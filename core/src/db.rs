@@ -1,0 +1,127 @@
+//! The connection pool and the few rules every store module follows.
+//!
+//! Storage goes through sqlx's `Any` driver with portable SQL (`$1` placeholders, integer
+//! Unix times, text UUIDs), so PostgreSQL is a second migrations folder and a connection
+//! string, not a second copy of every query. SQLite gets WAL, a busy timeout and
+//! `BEGIN IMMEDIATE` write transactions so concurrent writers queue instead of failing.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyQueryResult};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::CoreResult;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+pub type Tx = Transaction<'static, Any>;
+
+impl Db {
+    /// Connects, and for SQLite creates the file (and its folder) if missing. Runs the
+    /// migrations of the backend.
+    pub async fn connect(url: &str) -> CoreResult<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(crate::CoreError::Internal(format!(
+                "unsupported database URL (expected sqlite:…): {url}"
+            )));
+        };
+        if let Some(path) = sqlite_path(url) {
+            if let Some(parent) = std::path::Path::new(&path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| crate::CoreError::Unavailable(e.to_string()))?;
+                }
+            }
+        }
+        let url = if backend == Backend::Sqlite && !url.contains("mode=") {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}mode=rwc")
+        } else {
+            url.to_string()
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                             PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let db = Db { pool, backend };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> CoreResult<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS
+                .run(&self.pool)
+                .await
+                .map_err(|e| crate::CoreError::Internal(format!("migration failed: {e}"))),
+        }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A write transaction. On SQLite it takes the write lock up front, so two writers
+    /// never deadlock upgrading a read lock; the busy timeout makes the second one wait.
+    pub async fn write(&self) -> CoreResult<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| path.to_string())
+}
+
+/// Whether a statement changed exactly one row: the check behind every compare-and-set.
+pub fn changed_one(result: &AnyQueryResult) -> bool {
+    result.rows_affected() == 1
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(super::sqlite_path("sqlite://data/t.db?mode=rwc").as_deref(), Some("data/t.db"));
+        assert_eq!(super::sqlite_path("sqlite:t.db").as_deref(), Some("t.db"));
+        assert_eq!(super::sqlite_path("sqlite::memory:"), None);
+    }
+}

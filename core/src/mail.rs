@@ -1,0 +1,166 @@
+//! Mail to users, through an outbox.
+//!
+//! A message is a row written in the same transaction as the change it reports, so a
+//! crash can neither lose the "your password was changed" mail nor send it for a change
+//! that rolled back. A background task drains the outbox: over SMTP when configured,
+//! otherwise into `.eml` files in a folder (and a log line), the embedded default. Several
+//! instances can drain one database: a message is leased before it is sent.
+
+use std::path::PathBuf;
+
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sqlx::{AnyConnection, Row};
+
+use crate::db::Db;
+use crate::{CoreError, CoreResult, UnixTime};
+
+/// How long a worker may hold a message before another may retry it.
+const LEASE_SECS: i64 = 120;
+const MAX_ATTEMPTS: i64 = 8;
+
+/// A message to one person.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+pub async fn enqueue(conn: &mut AnyConnection, mail: &Mail, now: UnixTime) -> CoreResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox (to_addr, subject, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(&mail.to)
+    .bind(&mail.subject)
+    .bind(&mail.body)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Writes each message as an `.eml` file into the folder.
+    Folder(PathBuf),
+}
+
+impl Transport {
+    /// `smtp://user:pass@host:port` (plain, or STARTTLS when the server offers it) or
+    /// `smtps://…`, as lettre understands them.
+    pub fn smtp(url: &str) -> CoreResult<Transport> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| CoreError::invalid("smtp_url", format!("invalid SMTP URL: {e}")))?
+            .build();
+        Ok(Transport::Smtp(transport))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Transport::Smtp(_) => "SMTP".into(),
+            Transport::Folder(dir) => format!("files in {}", dir.display()),
+        }
+    }
+}
+
+/// Sends what is due. Returns how many messages were sent.
+pub async fn drain_once(
+    db: &Db,
+    transport: &Transport,
+    from: &Mailbox,
+    now: UnixTime,
+) -> CoreResult<usize> {
+    let mut sent = 0;
+    while let Some((id, mail)) = claim_next(db, now).await? {
+        match deliver(transport, from, id, &mail).await {
+            Ok(()) => {
+                sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(db.pool())
+                    .await?;
+                sent += 1;
+            }
+            Err(error) => {
+                tracing::warn!(message_id = id, %error, "mail delivery failed; will retry");
+                sqlx::query(
+                    "UPDATE outbox SET claimed_until = NULL, last_error = $1, \
+                     next_attempt_at = $2 + 30 * attempts * attempts WHERE id = $3",
+                )
+                .bind(error)
+                .bind(now)
+                .bind(id)
+                .execute(db.pool())
+                .await?;
+                // Leave the rest for the next round rather than hammering a broken server.
+                break;
+            }
+        }
+    }
+    Ok(sent)
+}
+
+async fn claim_next(db: &Db, now: UnixTime) -> CoreResult<Option<(i64, Mail)>> {
+    let mut tx = db.write().await?;
+    let row = sqlx::query(
+        "SELECT id, to_addr, subject, body FROM outbox \
+         WHERE sent_at IS NULL AND next_attempt_at <= $1 AND attempts < $2 \
+           AND (claimed_until IS NULL OR claimed_until < $1) \
+         ORDER BY id LIMIT 1",
+    )
+    .bind(now)
+    .bind(MAX_ATTEMPTS)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get("id")?;
+    sqlx::query("UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id = $2")
+        .bind(now + LEASE_SECS)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some((
+        id,
+        Mail {
+            to: row.try_get("to_addr")?,
+            subject: row.try_get("subject")?,
+            body: row.try_get("body")?,
+        },
+    )))
+}
+
+async fn deliver(transport: &Transport, from: &Mailbox, id: i64, mail: &Mail) -> Result<(), String> {
+    let to: Mailbox = mail.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
+    let message = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(&mail.subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(mail.body.clone())
+        .map_err(|e| e.to_string())?;
+    match transport {
+        Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+        Transport::Folder(dir) => {
+            tokio::fs::create_dir_all(dir).await.map_err(|e| e.to_string())?;
+            let path = dir.join(format!("{id:08}.eml"));
+            tokio::fs::write(&path, message.formatted())
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(to = %mail.to, subject = %mail.subject, file = %path.display(), "mail written to outbox folder");
+            Ok(())
+        }
+    }
+}
+
+/// Messages not yet sent (for operators and tests).
+pub async fn pending_count(conn: &mut AnyConnection) -> CoreResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+        .fetch_one(conn)
+        .await?)
+}

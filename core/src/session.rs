@@ -1,0 +1,409 @@
+//! Server-side sessions and the states the guard decides on.
+//!
+//! The cookie carries 256 random bits; the database keeps only their SHA-256, so a copy of
+//! the database cannot be replayed as cookies. Every step up (password accepted, second
+//! factor accepted, setup finished) replaces the id, so an id seen before sign-in is dead
+//! afterwards. Idle and absolute limits are enforced here, from the stored times, never
+//! from anything the browser sends.
+
+use base64::Engine as _;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use crate::accounts::Organisation;
+use crate::{CoreError, CoreResult, UnixTime};
+
+/// A half session (password done, second factor not) lives at most this long.
+pub const SECOND_FACTOR_WINDOW_SECS: i64 = 10 * 60;
+/// `last_seen_at` is written at most this often, so reads do not each cost a write.
+pub const TOUCH_EVERY_SECS: i64 = 60;
+
+/// How far through sign-in a session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// The password was right; a second factor is still owed.
+    NeedsSecondFactor,
+    /// The password was right, the organisation requires 2FA and the user has none: only
+    /// the setup wizard is open.
+    NeedsSetup,
+    /// Fully signed in.
+    Full,
+}
+
+impl SessionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::NeedsSecondFactor => "needs_second_factor",
+            SessionState::NeedsSetup => "needs_setup",
+            SessionState::Full => "full",
+        }
+    }
+
+    pub fn parse(s: &str) -> CoreResult<Self> {
+        match s {
+            "needs_second_factor" => Ok(SessionState::NeedsSecondFactor),
+            "needs_setup" => Ok(SessionState::NeedsSetup),
+            "full" => Ok(SessionState::Full),
+            other => Err(CoreError::Internal(format!("unknown session state {other}"))),
+        }
+    }
+
+    /// The state a session starts in once the password has been accepted.
+    pub fn after_password(has_two_factor: bool, organisation_requires_two_factor: bool) -> Self {
+        if has_two_factor {
+            SessionState::NeedsSecondFactor
+        } else if organisation_requires_two_factor {
+            SessionState::NeedsSetup
+        } else {
+            SessionState::Full
+        }
+    }
+
+    /// The state after a correct second factor; `None` if that step does not apply.
+    pub fn after_second_factor(self) -> Option<Self> {
+        (self == SessionState::NeedsSecondFactor).then_some(SessionState::Full)
+    }
+
+    /// The state after the setup wizard enrolled a factor; `None` if it does not apply.
+    pub fn after_setup(self) -> Option<Self> {
+        (self == SessionState::NeedsSetup).then_some(SessionState::Full)
+    }
+}
+
+/// What a request needs. The guard compares it with the caller's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (the sign-in and setup pages).
+    Public,
+    /// Only a half session that owes a second factor.
+    SecondFactor,
+    /// Only a session that must set up 2FA before anything else.
+    Setup,
+    /// Any signed-in session, whatever its state (sign out).
+    AnySession,
+    /// A fully signed-in user.
+    Full,
+    /// A fully signed-in admin.
+    Admin,
+}
+
+/// Why the guard said no; decides 401 (sign in again) against 403 (not for you).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    SignedOut,
+    NeedsSecondFactor,
+    NeedsSetup,
+    NotAllowed,
+}
+
+/// The guard's decision, pure: a session state (or none) and a role against a need.
+pub fn authorize(
+    session: Option<(SessionState, bool /* is_admin */)>,
+    need: Access,
+) -> Result<(), Refusal> {
+    use SessionState::*;
+    match (need, session) {
+        (Access::Public, _) => Ok(()),
+        (_, None) => Err(Refusal::SignedOut),
+        (Access::AnySession, Some(_)) => Ok(()),
+        (Access::SecondFactor, Some((NeedsSecondFactor, _))) => Ok(()),
+        (Access::Setup, Some((NeedsSetup, _))) => Ok(()),
+        (Access::SecondFactor | Access::Setup, Some(_)) => Err(Refusal::NotAllowed),
+        (Access::Full | Access::Admin, Some((NeedsSecondFactor, _))) => {
+            Err(Refusal::NeedsSecondFactor)
+        }
+        (Access::Full | Access::Admin, Some((NeedsSetup, _))) => Err(Refusal::NeedsSetup),
+        (Access::Full, Some((Full, _))) => Ok(()),
+        (Access::Admin, Some((Full, true))) => Ok(()),
+        (Access::Admin, Some((Full, false))) => Err(Refusal::NotAllowed),
+    }
+}
+
+/// The secret half of a session: what the cookie carries. Never stored, never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(…)")
+    }
+}
+
+impl SessionToken {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        SessionToken(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Accepts a cookie value only if it has the shape of a token we issue.
+    pub fn from_cookie(value: &str) -> Option<Self> {
+        let ok = value.len() == 43
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| SessionToken(value.to_string()))
+    }
+
+    pub fn as_cookie_value(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+/// A session as stored.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: Uuid,
+    pub state: SessionState,
+    pub persistent: bool,
+    pub created_at: UnixTime,
+    pub last_seen_at: UnixTime,
+}
+
+/// Limits that apply to a session, from the organisation's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub idle_secs: i64,
+    pub absolute_secs: i64,
+}
+
+impl From<&Organisation> for Lifetimes {
+    fn from(o: &Organisation) -> Self {
+        Lifetimes {
+            idle_secs: o.session_idle_secs,
+            absolute_secs: o.session_absolute_secs,
+        }
+    }
+}
+
+impl Session {
+    /// Whether the session is still alive at `now`: not idle too long, not too old, and a
+    /// half session not older than its short window.
+    pub fn is_alive(&self, limits: Lifetimes, now: UnixTime) -> bool {
+        let absolute = if self.state == SessionState::NeedsSecondFactor {
+            limits.absolute_secs.min(SECOND_FACTOR_WINDOW_SECS)
+        } else {
+            limits.absolute_secs
+        };
+        now - self.last_seen_at <= limits.idle_secs && now - self.created_at <= absolute
+    }
+
+    pub fn needs_touch(&self, now: UnixTime) -> bool {
+        now - self.last_seen_at >= TOUCH_EVERY_SECS
+    }
+}
+
+pub struct NewSession<'a> {
+    pub user_id: Uuid,
+    pub state: SessionState,
+    pub persistent: bool,
+    pub client_addr: &'a str,
+    pub user_agent: &'a str,
+}
+
+pub async fn create(
+    conn: &mut AnyConnection,
+    new: NewSession<'_>,
+    now: UnixTime,
+) -> CoreResult<SessionToken> {
+    let token = SessionToken::generate();
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, state, persistent, created_at, last_seen_at, client_addr, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
+    )
+    .bind(token.hash())
+    .bind(new.user_id.to_string())
+    .bind(new.state.as_str())
+    .bind(new.persistent as i64)
+    .bind(now)
+    .bind(new.client_addr)
+    .bind(truncate(new.user_agent, 300))
+    .execute(conn)
+    .await?;
+    Ok(token)
+}
+
+pub async fn load(conn: &mut AnyConnection, token: &SessionToken) -> CoreResult<Option<Session>> {
+    let row = sqlx::query(
+        "SELECT id_hash, user_id, state, persistent, created_at, last_seen_at \
+         FROM sessions WHERE id_hash = $1",
+    )
+    .bind(token.hash())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        let user_id: String = r.try_get("user_id")?;
+        Ok(Session {
+            id_hash: r.try_get("id_hash")?,
+            user_id: Uuid::parse_str(&user_id).map_err(|e| CoreError::Internal(e.to_string()))?,
+            state: SessionState::parse(&r.try_get::<String, _>("state")?)?,
+            persistent: r.try_get::<i64, _>("persistent")? != 0,
+            created_at: r.try_get("created_at")?,
+            last_seen_at: r.try_get("last_seen_at")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn touch(conn: &mut AnyConnection, id_hash: &str, now: UnixTime) -> CoreResult<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2 AND last_seen_at < $1")
+        .bind(now)
+        .bind(id_hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a session's id and moves it to `state`, keeping its start time (the absolute
+/// lifetime counts from the first sign-in step). Fails if the old id is already gone, so
+/// two racing step-ups cannot both succeed.
+pub async fn rotate(
+    conn: &mut AnyConnection,
+    old: &Session,
+    state: SessionState,
+    now: UnixTime,
+) -> CoreResult<SessionToken> {
+    let token = SessionToken::generate();
+    let result = sqlx::query(
+        "UPDATE sessions SET id_hash = $1, state = $2, last_seen_at = $3 WHERE id_hash = $4 AND state = $5",
+    )
+    .bind(token.hash())
+    .bind(state.as_str())
+    .bind(now)
+    .bind(&old.id_hash)
+    .bind(old.state.as_str())
+    .execute(conn)
+    .await?;
+    if result.rows_affected() != 1 {
+        return Err(CoreError::SessionEnded);
+    }
+    Ok(token)
+}
+
+pub async fn delete(conn: &mut AnyConnection, id_hash: &str) -> CoreResult<bool> {
+    let result = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Ends every session of a user except `keep` (the one making the change, if any).
+pub async fn delete_all_for_user(
+    conn: &mut AnyConnection,
+    user: Uuid,
+    keep: Option<&str>,
+) -> CoreResult<u64> {
+    let result = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user.to_string())
+        .bind(keep.unwrap_or(""))
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected())
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SessionState::*;
+
+    #[test]
+    fn state_after_password() {
+        assert_eq!(SessionState::after_password(true, false), NeedsSecondFactor);
+        assert_eq!(SessionState::after_password(true, true), NeedsSecondFactor);
+        assert_eq!(SessionState::after_password(false, true), NeedsSetup);
+        assert_eq!(SessionState::after_password(false, false), Full);
+    }
+
+    #[test]
+    fn step_ups_only_from_their_own_state() {
+        assert_eq!(NeedsSecondFactor.after_second_factor(), Some(Full));
+        assert_eq!(NeedsSetup.after_second_factor(), None);
+        assert_eq!(Full.after_second_factor(), None);
+        assert_eq!(NeedsSetup.after_setup(), Some(Full));
+        assert_eq!(NeedsSecondFactor.after_setup(), None);
+    }
+
+    #[test]
+    fn guard_decisions() {
+        use Access::*;
+        assert_eq!(authorize(None, Public), Ok(()));
+        assert_eq!(authorize(None, Full), Err(Refusal::SignedOut));
+        assert_eq!(authorize(None, AnySession), Err(Refusal::SignedOut));
+        let half = Some((NeedsSecondFactor, true));
+        assert_eq!(authorize(half, SecondFactor), Ok(()));
+        assert_eq!(authorize(half, Full), Err(Refusal::NeedsSecondFactor));
+        assert_eq!(authorize(half, Admin), Err(Refusal::NeedsSecondFactor));
+        assert_eq!(authorize(half, Setup), Err(Refusal::NotAllowed));
+        assert_eq!(authorize(half, AnySession), Ok(()));
+        let setup = Some((NeedsSetup, false));
+        assert_eq!(authorize(setup, Setup), Ok(()));
+        assert_eq!(authorize(setup, Full), Err(Refusal::NeedsSetup));
+        assert_eq!(authorize(Some((SessionState::Full, false)), Full), Ok(()));
+        assert_eq!(authorize(Some((SessionState::Full, false)), Admin), Err(Refusal::NotAllowed));
+        assert_eq!(authorize(Some((SessionState::Full, true)), Admin), Ok(()));
+        assert_eq!(authorize(Some((SessionState::Full, true)), SecondFactor), Err(Refusal::NotAllowed));
+    }
+
+    fn session(state: SessionState, created_at: i64, last_seen_at: i64) -> Session {
+        Session {
+            id_hash: String::new(),
+            user_id: Uuid::nil(),
+            state,
+            persistent: false,
+            created_at,
+            last_seen_at,
+        }
+    }
+
+    const LIMITS: Lifetimes = Lifetimes {
+        idle_secs: 1800,
+        absolute_secs: 43200,
+    };
+
+    #[test]
+    fn idle_timeout() {
+        let s = session(Full, 0, 1000);
+        assert!(s.is_alive(LIMITS, 1000 + 1800));
+        assert!(!s.is_alive(LIMITS, 1000 + 1801));
+    }
+
+    #[test]
+    fn absolute_lifetime_even_when_active() {
+        let s = session(Full, 0, 43_000);
+        assert!(s.is_alive(LIMITS, 43_200));
+        assert!(!s.is_alive(LIMITS, 43_201));
+    }
+
+    #[test]
+    fn half_sessions_expire_quickly() {
+        let s = session(NeedsSecondFactor, 0, 500);
+        assert!(s.is_alive(LIMITS, SECOND_FACTOR_WINDOW_SECS));
+        assert!(!s.is_alive(LIMITS, SECOND_FACTOR_WINDOW_SECS + 1));
+    }
+
+    #[test]
+    fn tokens_are_256_bit_and_hashed() {
+        let t = SessionToken::generate();
+        assert_eq!(t.as_cookie_value().len(), 43);
+        assert_ne!(t, SessionToken::generate());
+        assert_eq!(t.hash().len(), 64);
+        assert!(!t.hash().contains(t.as_cookie_value()));
+        assert!(SessionToken::from_cookie(t.as_cookie_value()).is_some());
+        assert!(SessionToken::from_cookie("short").is_none());
+        assert!(SessionToken::from_cookie(&"a".repeat(42).replace('a', "'")).is_none());
+        assert!(!format!("{t:?}").contains(t.as_cookie_value()));
+    }
+}
