@@ -1,1 +1,54 @@
-pub fn App() {}
+//! Tessera's pages and server functions, compiled twice: for the server (`ssr`) and for
+//! the browser (`hydrate`).
+
+pub mod api;
+pub mod encoding;
+pub mod error;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::content_security_policy();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tessera.css"/>
+        <Title formatter=|page: String| format!("{page} · Tessera")/>
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/") view=pages::home::HomePage/>
+                <Route path=path!("/signin") view=pages::signin::SignInPage/>
+                <Route path=path!("/setup") view=pages::setup::SetupPage/>
+                <Route path=path!("/password") view=pages::password::ChangePasswordPage/>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,141 @@
+//! The Tessera server: configuration, HTTP wiring and background jobs around the `app`
+//! (pages, server functions, guard) and `tessera-core` (domain, storage) crates.
+//!
+//! [`start`] is what the binary runs and what the integration tests run, so the tests
+//! exercise the real router, middleware and database.
+
+pub mod config;
+pub mod outbox;
+pub mod security;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::ssr::{guard, AppState, WebSettings};
+use app::{shell, App};
+use axum::routing::post;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tessera_core::{Clock, Tessera};
+use tokio::net::TcpListener;
+
+pub use config::ServerConfig;
+
+/// A running server: its address, its domain handle, and a way to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub tessera: Tessera,
+    /// The one-time setup token printed on a fresh production database.
+    pub setup_token: Option<String>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting requests and the background jobs, and waits for both.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        self.tessera.db().close().await;
+    }
+}
+
+/// Builds the router for `state`.
+pub fn router(state: AppState) -> Router {
+    let leptos_options = state.leptos.clone();
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    Router::new()
+        .route("/api/{*fn_name}", post(guard::api))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(guard::pages))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::resolve_session))
+        .layer(axum::middleware::from_fn_with_state(state.web.clone(), security::check_origin))
+        .layer(axum::middleware::from_fn_with_state(state.web.clone(), security::headers))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+/// Opens the database, prepares first-run setup or demo data, binds, and serves until
+/// [`Running::stop`].
+pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let tessera = Tessera::open(&config.core, clock).await?;
+    let setup_token = first_run(&tessera, &config).await?;
+
+    let listener = TcpListener::bind(config.leptos.site_addr).await?;
+    let addr = listener.local_addr()?;
+    let mut leptos = config.leptos.clone();
+    leptos.site_addr = addr;
+    let state = AppState {
+        tessera: tessera.clone(),
+        web: Arc::new(config.web.clone()),
+        leptos,
+    };
+    let app = router(state);
+
+    let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
+    let worker = outbox::spawn(tessera.clone(), config.mail.clone(), shutdown.subscribe());
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            });
+        if let Err(error) = serve.await {
+            tracing::error!(%error, "server stopped with an error");
+        }
+        let _ = worker.await;
+    });
+    Ok(Running {
+        addr,
+        tessera,
+        setup_token,
+        shutdown,
+        task,
+    })
+}
+
+/// On a fresh database: demo data when asked for, otherwise a one-time setup link.
+async fn first_run(tessera: &Tessera, config: &ServerConfig) -> anyhow::Result<Option<String>> {
+    if let Some(org) = tessera.organisation().await? {
+        if org.is_demo && config.demo {
+            print_demo_hint(&config.web);
+        }
+        return Ok(None);
+    }
+    if config.demo {
+        if let Some(accounts) = tessera.seed_demo().await? {
+            println!("\n  Demo organisation created: Riverside Family Clinic (DEMO)");
+            println!("  Sign in at {}/signin with:\n", config.web.public_origin);
+            for a in accounts {
+                println!("    {:<32} {:<24} ({})", a.email, a.password, a.role.as_str());
+            }
+            println!();
+        }
+        return Ok(None);
+    }
+    let token = tessera.issue_setup_token().await?;
+    if let Some(token) = &token {
+        println!(
+            "\n  Tessera is not set up yet. Open this one-time link to create your organisation\n  and its first administrator (valid 24 hours):\n\n    {}/setup?token={token}\n",
+            config.web.public_origin
+        );
+    }
+    Ok(token)
+}
+
+fn print_demo_hint(web: &WebSettings) {
+    println!(
+        "\n  Demo data is in place. Sign in at {}/signin as admin@riverside.example with\n  \"demo admin passphrase\" (staff: nurse.jones@riverside.example, \"demo staff passphrase\").\n",
+        web.public_origin
+    );
+}

@@ -1,1 +1,128 @@
-fn main() {}
+//! `tessera`: runs the server, and gives operators a command line for accounts.
+
+use std::io::BufRead as _;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tessera_core::accounts::Role;
+use tessera_core::{SystemClock, Tessera};
+use tessera_server::config::Settings;
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Two-step sign-in portal for organisations that handle health data")]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve {
+        /// On an empty database, create a clearly labelled demo organisation and print
+        /// its sign-in details instead of a setup link.
+        #[arg(long, env = "TESSERA_DEMO")]
+        demo: bool,
+    },
+    /// Manage accounts from the command line (also the break-glass path).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from standard input (one line), if given.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["admin", "staff"], default_value = "staff")]
+        role: String,
+        /// Read the initial password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (read from standard input) and end their sessions.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// List users.
+    List,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => serve(&cli.settings, demo).await,
+        Command::User(cmd) => user(&cli.settings, cmd).await,
+    }
+}
+
+async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
+    let config = settings.build(demo)?;
+    let mail = config.mail.transport.describe();
+    let running = tessera_server::start(config, Arc::new(SystemClock)).await?;
+    tracing::info!(addr = %running.addr, mail = %mail, "Tessera is listening");
+    println!("  Tessera is running on http://{} (Ctrl-C stops it)", running.addr);
+    tokio::signal::ctrl_c().await.ok();
+    tracing::info!("stopping");
+    running.stop().await;
+    Ok(())
+}
+
+async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
+    let config = settings.build(false)?;
+    let tessera = Tessera::open(&config.core, Arc::new(SystemClock)).await?;
+    match cmd {
+        UserCommand::Create { email, name, role, password_stdin } => {
+            let password = password_stdin.then(read_password).transpose()?;
+            let role = Role::parse(&role)?;
+            let id = tessera
+                .create_user(None, &email, &name, role, password.as_deref())
+                .await?;
+            println!("created {} ({}) {id}", email.trim().to_lowercase(), role.as_str());
+        }
+        UserCommand::SetPassword { email } => {
+            let password = read_password()?;
+            tessera.operator_set_password(&email, &password).await?;
+            println!("password set for {email}; their sessions were ended and they were told by mail");
+        }
+        UserCommand::List => {
+            println!("{:<36}  {:<32}  {:<6}  {:<8}  {:<3}  name", "id", "email", "role", "status", "2FA");
+            for u in tessera.list_users().await? {
+                println!(
+                    "{:<36}  {:<32}  {:<6}  {:<8}  {:<3}  {}",
+                    u.id,
+                    u.email,
+                    u.role.as_str(),
+                    if u.active { "active" } else { "disabled" },
+                    if u.two_factor_enabled { "on" } else { "off" },
+                    u.display_name
+                );
+            }
+        }
+    }
+    tessera.db().close().await;
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}

@@ -1,0 +1,80 @@
+//! The signed-in home: who you are, your organisation, and your account's security.
+
+use leptos::prelude::*;
+
+use super::{go_to, Page};
+use crate::api::{me, SignOut};
+use crate::error::AppError;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let me = Resource::new(|| (), |_| me());
+    view! {
+        <Page title="Your account">
+            <Suspense fallback=|| view! { <p class="loading" role="status">"Loading your account…"</p> }>
+                {move || me.get().map(|result| match result {
+                    Ok(me) => view! { <Account me/> }.into_any(),
+                    Err(AppError::SignedOut) => {
+                        go_to("/signin");
+                        view! { <p>"Signing you out…"</p> }.into_any()
+                    }
+                    Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
+                })}
+            </Suspense>
+        </Page>
+    }
+}
+
+#[component]
+fn Account(me: crate::api::Profile) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move || {
+        if sign_out.value().get().is_some() {
+            go_to("/signin");
+        }
+    });
+    let role = if me.role == "admin" { "Administrator" } else { "Staff" };
+    view! {
+        <section class="card" aria-labelledby="who">
+            <div class="card-head">
+                <h1 id="who">{me.display_name.clone()}</h1>
+                <button class="button" on:click=move |_| { sign_out.dispatch(SignOut {}); }
+                    disabled=move || sign_out.pending().get()>
+                    {move || if sign_out.pending().get() { "Signing out…" } else { "Sign out" }}
+                </button>
+            </div>
+            <dl class="facts">
+                <dt>"Email"</dt><dd id="me-email">{me.email.clone()}</dd>
+                <dt>"Role"</dt><dd id="me-role">{role}</dd>
+                <dt>"Organisation"</dt>
+                <dd>
+                    {me.organisation.clone()}
+                    {me.organisation_is_demo.then(|| view! { <span class="badge">"Demo data"</span> })}
+                </dd>
+            </dl>
+        </section>
+        <section class="card" aria-labelledby="security">
+            <h2 id="security">"Sign-in and security"</h2>
+            <ul class="rows">
+                <li>
+                    <div>
+                        <strong>"Password"</strong>
+                        <p class="hint">"Changing it signs you out everywhere else."</p>
+                    </div>
+                    <a class="button" href="/password">"Change password"</a>
+                </li>
+                <li>
+                    <div>
+                        <strong>"Two-step authentication"</strong>
+                        <p class="hint" id="two-factor-status">
+                            {if me.two_factor_enabled { "On." } else { "Off. Passkeys, authenticator apps and backup codes are coming to this page." }}
+                        </p>
+                    </div>
+                    <span class=if me.two_factor_enabled { "badge ok" } else { "badge warn" }>
+                        {if me.two_factor_enabled { "On" } else { "Off" }}
+                    </span>
+                </li>
+            </ul>
+        </section>
+    }
+}

@@ -1,0 +1,72 @@
+//! One file per page; the pieces they share are here.
+
+pub mod home;
+pub mod password;
+pub mod setup;
+pub mod signin;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::error::AppError;
+
+/// The frame every page sits in: a header with the product name and the page's content.
+#[component]
+pub fn Page(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <Title text=title/>
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">"▦"</span>
+                "Tessera"
+            </a>
+        </header>
+        <main id="main" class="page" tabindex="-1">
+            {children()}
+        </main>
+    }
+}
+
+/// A form-level error, announced to screen readers as it appears.
+#[component]
+pub fn ErrorNotice(error: Signal<Option<AppError>>) -> impl IntoView {
+    view! {
+        <div class="notice-slot" role="alert" aria-live="assertive">
+            {move || error.get().map(|e| view! { <p class="notice notice-error">{e.to_string()}</p> })}
+        </div>
+    }
+}
+
+/// The error a finished action left, if any.
+pub fn action_error<S, T>(action: ServerAction<S>) -> Signal<Option<AppError>>
+where
+    S: server_fn::ServerFn<Output = T, Error = AppError> + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(|r| r.err()))
+}
+
+/// Sends the browser to `path` with a full page load, so the server renders it with the
+/// session as it is now.
+pub fn go_to(path: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().assign(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Page title="Page not found">
+            <h1>"Page not found"</h1>
+            <p><a href="/">"Go to your account"</a></p>
+        </Page>
+    }
+}

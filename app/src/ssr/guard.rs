@@ -1,0 +1,199 @@
+//! The guard: the one place that decides what a session may do.
+//!
+//! Every request first has its session resolved ([`resolve_session`]). Then every call to
+//! a server function ([`api`]) and every page load ([`pages`]) is checked against the
+//! access its path needs. Server functions not listed in [`ENDPOINTS`] need a full
+//! session, so a new endpoint is closed until someone opens it here on purpose.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use leptos::prelude::*;
+use server_fn::ServerFn;
+use tessera_core::service::ClientInfo;
+use tessera_core::session::{authorize, Access, Refusal, SessionState};
+
+use super::{AppState, CurrentCaller};
+use crate::api;
+use crate::error::AppError;
+
+/// Server functions that need something other than a full session.
+fn endpoints() -> [(&'static str, Access); 5] {
+    [
+        (<api::SignIn as ServerFn>::PATH, Access::Public),
+        (<api::SetupStatus as ServerFn>::PATH, Access::Public),
+        (<api::CompleteSetup as ServerFn>::PATH, Access::Public),
+        (<api::SignOut as ServerFn>::PATH, Access::AnySession),
+        (<api::Me as ServerFn>::PATH, Access::Full),
+    ]
+}
+
+/// Exposed for tests and documentation: the explicit access list.
+pub static ENDPOINTS: std::sync::LazyLock<Vec<(&'static str, Access)>> =
+    std::sync::LazyLock::new(|| endpoints().to_vec());
+
+pub fn access_for_endpoint(path: &str) -> Access {
+    ENDPOINTS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, a)| *a)
+        .unwrap_or(Access::Full)
+}
+
+/// Pages that need a session; every other page is public (sign-in, setup, 404).
+pub fn access_for_page(path: &str) -> Access {
+    match path {
+        "/" | "/password" => Access::Full,
+        _ => Access::Public,
+    }
+}
+
+/// Where a session in `state` belongs.
+pub fn home_for(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Full => "/",
+        // The two-step pages arrive with second factors; until then both start over.
+        SessionState::NeedsSecondFactor | SessionState::NeedsSetup => "/signin",
+    }
+}
+
+fn refusal_error(refusal: Refusal) -> AppError {
+    match refusal {
+        Refusal::SignedOut => AppError::SignedOut,
+        Refusal::NeedsSecondFactor => AppError::NeedsSecondFactor,
+        Refusal::NeedsSetup => AppError::NeedsSetup,
+        Refusal::NotAllowed => AppError::Forbidden,
+    }
+}
+
+fn decide(caller: &CurrentCaller, need: Access) -> Result<(), Refusal> {
+    let session = caller
+        .0
+        .as_ref()
+        .map(|c| (c.session.state, c.user.role == tessera_core::accounts::Role::Admin));
+    authorize(session, need)
+}
+
+/// Resolves the session cookie and the client address into request extensions.
+pub async fn resolve_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let client = client_info_of(&state, &req);
+    let token = super::session_cookie::read(&state, req.headers());
+    let had_cookie = token.is_some();
+    let caller = match token {
+        Some(token) => match state.tessera.resolve(&token).await {
+            Ok(c) => c.map(Arc::new),
+            Err(e) => return error_response(super::map_core(e)),
+        },
+        None => None,
+    };
+    let ended = had_cookie && caller.is_none();
+    req.extensions_mut().insert(client);
+    req.extensions_mut().insert(CurrentCaller(caller));
+    req.extensions_mut().insert(SessionEnded(ended));
+    next.run(req).await
+}
+
+/// A cookie came in whose session is gone (expired, signed out elsewhere).
+#[derive(Clone, Copy)]
+pub struct SessionEnded(pub bool);
+
+fn client_info_of(state: &AppState, req: &Request) -> ClientInfo {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let forwarded = state
+        .web
+        .trust_forwarded_for
+        .then(|| req.headers().get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next().map(|s| s.trim().to_string()))
+        .flatten()
+        .filter(|s| !s.is_empty() && s.len() <= 64);
+    ClientInfo {
+        addr: forwarded.or(peer).unwrap_or_else(|| "unknown".into()),
+        user_agent: req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect(),
+    }
+}
+
+/// Page loads: a page that needs a session it does not have redirects to where the
+/// session belongs.
+pub async fn pages(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/api/") || path.starts_with("/pkg/") {
+        return next.run(req).await;
+    }
+    let caller = req.extensions().get::<CurrentCaller>().cloned().unwrap_or_default();
+    match decide(&caller, access_for_page(path)) {
+        Ok(()) => next.run(req).await,
+        Err(Refusal::SignedOut) => {
+            let ended = req.extensions().get::<SessionEnded>().is_some_and(|e| e.0);
+            Redirect::to(if ended { "/signin?ended=1" } else { "/signin" }).into_response()
+        }
+        Err(_) => {
+            let state = caller.0.as_ref().map(|c| c.session.state).unwrap_or(SessionState::Full);
+            Redirect::to(home_for(state)).into_response()
+        }
+    }
+}
+
+/// Every server function call: refuse what the session may not call, run the rest, and
+/// give their errors the status each one means.
+pub async fn api(State(state): State<AppState>, req: Request) -> Response {
+    let caller = req.extensions().get::<CurrentCaller>().cloned().unwrap_or_default();
+    if let Err(refusal) = decide(&caller, access_for_endpoint(req.uri().path())) {
+        return error_response(refusal_error(refusal));
+    }
+    let context_state = state.clone();
+    let response = leptos_axum::handle_server_fns_with_context(
+        move || provide_context(context_state.clone()),
+        req,
+    )
+    .await
+    .into_response();
+    with_error_status(response).await
+}
+
+/// Server functions answer every error with 500; read the error and use its own status.
+async fn with_error_status(response: Response) -> Response {
+    if response.status() != http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return error_response(AppError::Internal);
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = http::StatusCode::from_u16(error.status()).unwrap_or(parts.status);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// An error as server functions send it, so the browser's client decodes it the same way.
+pub fn error_response(error: AppError) -> Response {
+    let status = http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&error).unwrap_or_default();
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(server_fn::error::SERVER_FN_ERROR_HEADER, "guard")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// Every registered server function path (from the router's registry, not a hand list),
+/// for tests that call each one with each kind of session.
+pub fn registered_endpoints() -> Vec<String> {
+    server_fn::axum::server_fn_paths()
+        .map(|(path, _method)| path.to_string())
+        .collect()
+}

@@ -1,0 +1,170 @@
+//! Server-only glue between Leptos and the domain: the state every request sees, the
+//! caller the guard resolved, the session cookie, and the one mapping from domain errors
+//! to what a person is told.
+
+pub mod guard;
+pub mod session_cookie;
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use tessera_core::service::{Caller, ClientInfo};
+use tessera_core::{CoreError, Tessera};
+
+use crate::api::Profile;
+use crate::error::AppError;
+
+/// Web settings that come from configuration.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// The origin people use, e.g. `https://tessera.clinic.org` or `http://localhost:3000`.
+    pub public_origin: String,
+    /// Origins accepted besides it (e.g. `http://127.0.0.1:3000` next to localhost).
+    pub also_accepted_origins: Vec<String>,
+    /// Mark cookies `Secure` (off only for plain-http localhost).
+    pub secure_cookies: bool,
+    /// Take the client address from the last `X-Forwarded-For` hop (behind a proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl WebSettings {
+    pub fn accepts_origin(&self, origin: &str) -> bool {
+        origin == self.public_origin || self.also_accepted_origins.iter().any(|o| o == origin)
+    }
+
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-tessera_session"
+        } else {
+            "tessera_session"
+        }
+    }
+}
+
+/// Gives this page a fresh script nonce and the Content-Security-Policy that allows only
+/// scripts carrying it (Leptos's hydration script), our own files, and the wasm.
+pub fn content_security_policy() {
+    leptos::nonce::provide_nonce();
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&policy),
+    ) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub tessera: Tessera,
+    pub web: Arc<WebSettings>,
+    pub leptos: LeptosOptions,
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// The caller resolved from the session cookie, put into each request's extensions by
+/// [`guard::resolve_session`].
+#[derive(Clone, Default)]
+pub struct CurrentCaller(pub Option<Arc<Caller>>);
+
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or(AppError::Internal)
+}
+
+fn request_parts() -> Option<http::request::Parts> {
+    use_context::<http::request::Parts>()
+}
+
+/// The caller of this request, if it has a live session.
+pub fn optional_caller() -> Option<Arc<Caller>> {
+    request_parts()?
+        .extensions
+        .get::<CurrentCaller>()
+        .and_then(|c| c.0.clone())
+}
+
+/// The caller of this request. The guard has already checked that its session may call
+/// the function being run; this only fetches it.
+pub fn caller() -> Result<Arc<Caller>, AppError> {
+    optional_caller().ok_or(AppError::SignedOut)
+}
+
+pub fn client_info() -> ClientInfo {
+    request_parts()
+        .and_then(|p| p.extensions.get::<ClientInfo>().cloned())
+        .unwrap_or_default()
+}
+
+pub fn me_from(caller: &Caller) -> Profile {
+    Profile {
+        display_name: caller.user.display_name.clone(),
+        email: caller.user.email.to_string(),
+        role: caller.user.role.as_str().to_string(),
+        organisation: caller.organisation.name.clone(),
+        organisation_is_demo: caller.organisation.is_demo,
+        two_factor_enabled: caller.user.two_factor_enabled,
+        organisation_requires_two_factor: caller.organisation.require_two_factor,
+    }
+}
+
+/// The one place domain errors become what a person sees. Internal detail is logged, not
+/// shown.
+pub fn map_core(error: CoreError) -> AppError {
+    match error {
+        CoreError::InvalidCredentials => AppError::InvalidCredentials,
+        CoreError::WrongCurrentPassword => AppError::WrongCurrentPassword,
+        CoreError::Throttled { retry_at, locked } => {
+            let now = app_state().map(|s| s.tessera.now()).unwrap_or(retry_at);
+            let secs = (retry_at - now).max(1);
+            let message = if locked {
+                format!(
+                    "Too many failed attempts. Sign-in is paused for {} minute(s).",
+                    (secs + 59) / 60
+                )
+            } else {
+                format!("Too many failed attempts. Try again in {secs} second(s).")
+            };
+            AppError::Throttled {
+                message,
+                retry_after_secs: secs,
+            }
+        }
+        CoreError::Invalid { field, message } => AppError::Invalid {
+            field: field.to_string(),
+            message,
+        },
+        CoreError::Conflict(message) => AppError::Conflict { message },
+        CoreError::NotFound => AppError::NotFound {
+            message: "That was not found.".into(),
+        },
+        CoreError::SessionEnded => AppError::SignedOut,
+        CoreError::SetupTokenInvalid => AppError::Invalid {
+            field: "token".into(),
+            message: "This setup link is invalid, expired or already used. Restart the server to print a new one.".into(),
+        },
+        CoreError::AlreadySetUp => AppError::Conflict {
+            message: "Tessera is already set up. Sign in instead.".into(),
+        },
+        CoreError::Unavailable(detail) => {
+            tracing::error!(%detail, "database unavailable");
+            AppError::Unavailable
+        }
+        CoreError::Internal(detail) => {
+            tracing::error!(%detail, "internal error");
+            AppError::Internal
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import { test as base, expect, type CDPSession, type Page } from '@playwright/test';
+
+/** A CDP virtual platform authenticator: the stand-in for Touch ID / Windows Hello. */
+export type VirtualAuthenticator = {
+  cdp: CDPSession;
+  authenticatorId: string;
+  /** The credentials the authenticator holds (WebAuthn.getCredentials). */
+  credentials(): Promise<any[]>;
+  /** `false` makes Chromium refuse user verification, as if the fingerprint did not match. */
+  setUserVerified(isUserVerified: boolean): Promise<void>;
+};
+
+type Fixtures = {
+  /** Console `error` messages and uncaught page errors seen on `page` since the test began. */
+  consoleErrors: string[];
+  authenticator: VirtualAuthenticator;
+};
+
+export const test = base.extend<Fixtures>({
+  consoleErrors: async ({ page }, use) => {
+    const errors: string[] = [];
+    const ignored = (text: string, url = '') => text.includes('favicon') || url.includes('favicon');
+    page.on('console', (msg) => {
+      if (msg.type() !== 'error') return;
+      const url = msg.location().url;
+      if (ignored(msg.text(), url)) return;
+      errors.push(url ? `${msg.text()} (${url})` : msg.text());
+    });
+    page.on('pageerror', (err) => {
+      const text = `pageerror: ${err.stack ?? err.message}`;
+      if (!ignored(text)) errors.push(text);
+    });
+    await use(errors);
+  },
+
+  authenticator: async ({ page }, use) => {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await use({
+      cdp,
+      authenticatorId,
+      credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+      setUserVerified: async (isUserVerified: boolean) => {
+        await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified });
+      },
+    });
+    // The page may already be closed at teardown; then the authenticator went with it.
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId }).catch(() => {});
+    await cdp.send('WebAuthn.disable').catch(() => {});
+    await cdp.detach().catch(() => {});
+  },
+});
+
+export { expect };
+
+/** Waits until the app has hydrated: it sets `data-hydrated="true"` on <body> then. */
+export async function waitForHydration(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.body?.dataset.hydrated === 'true');
+}
+
+/** Opens /signin, waits for hydration, fills the form and submits it. Callers assert the outcome. */
+export async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.goto('/signin');
+  await waitForHydration(page);
+  await page.locator('#email').fill(email);
+  await page.locator('#password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}

@@ -1,0 +1,247 @@
+//! `TestApp`: the real server on 127.0.0.1 with a fresh SQLite file, a clock the test
+//! moves, minimum-cost password hashing, and a cookie-jar client.
+
+#![allow(dead_code)] // each test binary uses its own part of this harness
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tessera_core::mail::Transport;
+use tessera_core::password::HashCost;
+use tessera_core::{ManualClock, TesseraConfig};
+use tessera_server::config::{web_settings, MailConfig, ServerConfig};
+use tessera_server::Running;
+
+pub const ADMIN: &str = "admin@riverside.example";
+pub const ADMIN_PASSWORD: &str = "demo admin passphrase";
+pub const STAFF: &str = "nurse.jones@riverside.example";
+pub const STAFF_PASSWORD: &str = "demo staff passphrase";
+
+pub struct TestApp {
+    pub running: Option<Running>,
+    pub clock: Arc<ManualClock>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub demo: bool,
+    pub transport: Transport,
+}
+
+impl TestApp {
+    /// A server with the demo organisation.
+    pub async fn demo() -> TestApp {
+        Self::start_with(true, None).await
+    }
+
+    /// A server on an empty database (first-run setup).
+    pub async fn fresh() -> TestApp {
+        Self::start_with(false, None).await
+    }
+
+    pub async fn with_transport(transport: Transport) -> TestApp {
+        Self::start_with(true, Some(transport)).await
+    }
+
+    async fn start_with(demo: bool, transport: Option<Transport>) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let transport = transport.unwrap_or_else(|| Transport::Folder(dir.path().join("outbox")));
+        let clock = Arc::new(ManualClock::starting_now());
+        let mut app = TestApp {
+            running: None,
+            clock,
+            dir,
+            port,
+            demo,
+            transport,
+        };
+        app.boot().await;
+        app
+    }
+
+    fn config(&self) -> ServerConfig {
+        let mut leptos = leptos::config::get_configuration(Some("../Leptos.toml"))
+            .unwrap()
+            .leptos_options;
+        leptos.site_addr = ([127, 0, 0, 1], self.port).into();
+        ServerConfig {
+            core: TesseraConfig {
+                database_url: format!("sqlite://{}", self.db_path().display()),
+                hash_cost: HashCost::danger_test_minimum(),
+                max_concurrent_hashes: 4,
+            },
+            web: web_settings(&format!("http://localhost:{}", self.port), false).unwrap(),
+            leptos,
+            mail: MailConfig {
+                transport: self.transport.clone(),
+                from: "Tessera <tessera@localhost>".parse().unwrap(),
+                poll_every: std::time::Duration::from_millis(100),
+            },
+            demo: self.demo,
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("tessera.db")
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.dir.path().join("outbox")
+    }
+
+    async fn boot(&mut self) {
+        let running = tessera_server::start(self.config(), self.clock.clone()).await.unwrap();
+        self.running = Some(running);
+    }
+
+    /// Stops the server and starts it again on the same database (a restart).
+    pub async fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+        self.boot().await;
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+
+    /// A browser-like client with its own cookie jar that sends our Origin.
+    pub fn client(&self) -> Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("origin", self.origin().parse().unwrap());
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            base: self.url(""),
+        }
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.clock.advance(seconds);
+    }
+
+    pub async fn audit_kinds(&self) -> Vec<String> {
+        let mut conn = self.running().tessera.db().pool().acquire().await.unwrap();
+        tessera_core::audit::recent(&mut conn, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|r| r.kind)
+            .collect()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = match table {
+            "users" => "SELECT COUNT(*) FROM users",
+            "sessions" => "SELECT COUNT(*) FROM sessions",
+            "audit_log" => "SELECT COUNT(*) FROM audit_log",
+            "outbox" => "SELECT COUNT(*) FROM outbox",
+            "organisation" => "SELECT COUNT(*) FROM organisation",
+            other => panic!("no count for {other}"),
+        };
+        sqlx::query_scalar(sql)
+            .fetch_one(self.running().tessera.db().pool())
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+}
+
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+/// A server function's answer: status and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub set_cookie: Vec<String>,
+}
+
+impl Answer {
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+impl Client {
+    /// Calls a server function with a JSON body.
+    pub async fn call(&self, name: &str, args: Value) -> Answer {
+        self.raw(name, args.to_string()).await
+    }
+
+    pub async fn raw(&self, name: &str, body: String) -> Answer {
+        let res = self
+            .http
+            .post(format!("{}/api/{name}", self.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let set_cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let text = res.text().await.unwrap();
+        Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            set_cookie,
+        }
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Answer {
+        self.call("sign_in", json!({"email": email, "password": password, "remember": false}))
+            .await
+    }
+
+    pub async fn me(&self) -> Answer {
+        self.call("me", json!({})).await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.base)).send().await.unwrap()
+    }
+}
+
+/// The session cookie's value in a Set-Cookie list.
+pub fn session_cookie(set_cookie: &[String]) -> Option<String> {
+    set_cookie
+        .iter()
+        .find_map(|c| c.strip_prefix("tessera_session="))
+        .map(|rest| rest.split(';').next().unwrap().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+pub fn json_args(pairs: &[(&str, &str)]) -> Value {
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        map.insert(k.to_string(), json!(v));
+    }
+    Value::Object(map)
+}
