@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use app::ssr::{guard, AppState, WebSettings};
 use app::{shell, App};
-use axum::routing::post;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -47,7 +46,6 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     Router::new()
-        .route("/api/{*fn_name}", post(guard::api))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -59,10 +57,12 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(guard::pages))
+        .layer(axum::middleware::from_fn(guard::api))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::resolve_session))
         .layer(axum::middleware::from_fn_with_state(state.web.clone(), security::check_origin))
         .layer(axum::middleware::from_fn_with_state(state.web.clone(), security::headers))
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        // No request Tessera serves needs more; larger bodies get 413 before being read.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .with_state(state)
 }
 

@@ -176,7 +176,7 @@ async fn idle_sessions_end_and_activity_keeps_them_alive() {
     // The page sends the browser to sign in, saying why.
     let page = c.get("/").await;
     assert_eq!(page.status(), 303);
-    assert_eq!(page.headers()["location"], "/signin");
+    assert_eq!(page.headers()["location"], "/signin?ended=1");
     app.stop().await;
 }
 

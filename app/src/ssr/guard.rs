@@ -147,20 +147,17 @@ pub async fn pages(req: Request, next: Next) -> Response {
 }
 
 /// Every server function call: refuse what the session may not call, run the rest, and
-/// give their errors the status each one means.
-pub async fn api(State(state): State<AppState>, req: Request) -> Response {
+/// give their errors the status each one means. A layer, not a route, so it sees every
+/// `/api/` request whichever route serves it.
+pub async fn api(req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
     let caller = req.extensions().get::<CurrentCaller>().cloned().unwrap_or_default();
     if let Err(refusal) = decide(&caller, access_for_endpoint(req.uri().path())) {
         return error_response(refusal_error(refusal));
     }
-    let context_state = state.clone();
-    let response = leptos_axum::handle_server_fns_with_context(
-        move || provide_context(context_state.clone()),
-        req,
-    )
-    .await
-    .into_response();
-    with_error_status(response).await
+    with_error_status(next.run(req).await).await
 }
 
 /// Server functions answer every error with 500; read the error and use its own status.
