@@ -42,20 +42,32 @@ pub async fn me() -> Result<Profile, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "sign_in", input = StrictJson)]
-pub async fn sign_in(email: String, password: String, remember: bool) -> Result<SignInResult, AppError> {
+pub async fn sign_in(
+    email: String,
+    password: String,
+    remember: bool,
+) -> Result<SignInResult, AppError> {
     use crate::ssr::{app_state, client_info, session_cookie};
     let state = app_state()?;
     let client = client_info();
     // Whatever session came in is replaced: the id is always new after a password.
     if let Some(previous) = crate::ssr::optional_caller() {
-        state.tessera.sign_out(&previous, &client).await.map_err(crate::ssr::map_core)?;
+        state
+            .tessera
+            .sign_out(&previous, &client)
+            .await
+            .map_err(crate::ssr::map_core)?;
     }
     let outcome = state
         .tessera
         .sign_in(&email, &password, remember, &client)
         .await
         .map_err(crate::ssr::map_core)?;
-    session_cookie::set(&state, &outcome.token, outcome.persistent.then_some(outcome.max_age_secs));
+    session_cookie::set(
+        &state,
+        &outcome.token,
+        outcome.persistent.then_some(outcome.max_age_secs),
+    );
     Ok(SignInResult {
         next: crate::ssr::guard::home_for(outcome.state).to_string(),
     })
@@ -76,12 +88,20 @@ pub async fn sign_out() -> Result<(), AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "change_password", input = StrictJson)]
-pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
     let state = crate::ssr::app_state()?;
     let caller = crate::ssr::caller()?;
     state
         .tessera
-        .change_password(&caller, &current_password, &new_password, &crate::ssr::client_info())
+        .change_password(
+            &caller,
+            &current_password,
+            &new_password,
+            &crate::ssr::client_info(),
+        )
         .await
         .map_err(crate::ssr::map_core)
 }
@@ -101,7 +121,10 @@ pub async fn setup_status(token: String) -> Result<SetupInfo, AppError> {
             .setup_token_valid(&token)
             .await
             .map_err(crate::ssr::map_core)?;
-    Ok(SetupInfo { needed, token_valid })
+    Ok(SetupInfo {
+        needed,
+        token_valid,
+    })
 }
 
 #[server(prefix = "/api", endpoint = "complete_setup", input = StrictJson)]

@@ -66,7 +66,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_wrong_types_and_trailing_data_are_refused() {
-        assert!(decode(r#"{"email":"a@b.org","admin":true}"#).unwrap_err().contains("admin"));
+        assert!(decode(r#"{"email":"a@b.org","admin":true}"#)
+            .unwrap_err()
+            .contains("admin"));
         assert!(decode(r#"{"email":5}"#).is_err());
         assert!(decode(r#"{"email":null}"#).is_err());
         assert!(decode(r#"["a@b.org"]"#).is_err());

@@ -26,7 +26,10 @@ pub enum AppError {
     #[error("Your current password is wrong.")]
     WrongCurrentPassword,
     #[error("{message}")]
-    Throttled { message: String, retry_after_secs: i64 },
+    Throttled {
+        message: String,
+        retry_after_secs: i64,
+    },
     /// A rule about one field, with the field's name so the page can point at it.
     #[error("{message}")]
     Invalid { field: String, message: String },

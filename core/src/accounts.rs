@@ -235,15 +235,23 @@ pub async fn user_by_email(conn: &mut AnyConnection, email: &Email) -> CoreResul
 }
 
 pub async fn user_by_id(conn: &mut AnyConnection, id: Uuid) -> CoreResult<Option<User>> {
-    let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
 pub async fn list_users(conn: &mut AnyConnection) -> CoreResult<Vec<User>> {
-    let rows = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users ORDER BY email"))
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users ORDER BY email"
+    ))
     .fetch_all(conn)
     .await?;
     rows.iter().map(user_from_row).collect()
@@ -306,7 +314,10 @@ mod tests {
 
     #[test]
     fn display_names_are_bounded() {
-        assert_eq!(validate_display_name("  Dr Ann Lee ").unwrap(), "Dr Ann Lee");
+        assert_eq!(
+            validate_display_name("  Dr Ann Lee ").unwrap(),
+            "Dr Ann Lee"
+        );
         assert!(validate_display_name("   ").is_err());
         assert!(validate_display_name(&"x".repeat(101)).is_err());
         assert!(validate_display_name("a\u{7}b").is_err());

@@ -85,7 +85,11 @@ impl<'a> AuditEvent<'a> {
     }
 }
 
-pub async fn record(conn: &mut AnyConnection, event: AuditEvent<'_>, now: UnixTime) -> CoreResult<()> {
+pub async fn record(
+    conn: &mut AnyConnection,
+    event: AuditEvent<'_>,
+    now: UnixTime,
+) -> CoreResult<()> {
     sqlx::query(
         "INSERT INTO audit_log (at, kind, actor_id, subject_id, subject, client_addr, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -106,7 +106,9 @@ impl Db {
 }
 
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
@@ -120,7 +122,10 @@ pub fn changed_one(result: &AnyQueryResult) -> bool {
 mod tests {
     #[test]
     fn sqlite_paths() {
-        assert_eq!(super::sqlite_path("sqlite://data/t.db?mode=rwc").as_deref(), Some("data/t.db"));
+        assert_eq!(
+            super::sqlite_path("sqlite://data/t.db?mode=rwc").as_deref(),
+            Some("data/t.db")
+        );
         assert_eq!(super::sqlite_path("sqlite:t.db").as_deref(), Some("t.db"));
         assert_eq!(super::sqlite_path("sqlite::memory:"), None);
     }

@@ -136,7 +136,12 @@ async fn claim_next(db: &Db, now: UnixTime) -> CoreResult<Option<(i64, Mail)>> {
     )))
 }
 
-async fn deliver(transport: &Transport, from: &Mailbox, id: i64, mail: &Mail) -> Result<(), String> {
+async fn deliver(
+    transport: &Transport,
+    from: &Mailbox,
+    id: i64,
+    mail: &Mail,
+) -> Result<(), String> {
     let to: Mailbox = mail.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
     let message = Message::builder()
         .from(from.clone())
@@ -146,9 +151,15 @@ async fn deliver(transport: &Transport, from: &Mailbox, id: i64, mail: &Mail) ->
         .body(mail.body.clone())
         .map_err(|e| e.to_string())?;
     match transport {
-        Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+        Transport::Smtp(smtp) => smtp
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         Transport::Folder(dir) => {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| e.to_string())?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| e.to_string())?;
             let path = dir.join(format!("{id:08}.eml"));
             tokio::fs::write(&path, message.formatted())
                 .await
@@ -161,7 +172,9 @@ async fn deliver(transport: &Transport, from: &Mailbox, id: i64, mail: &Mail) ->
 
 /// Messages not yet sent (for operators and tests).
 pub async fn pending_count(conn: &mut AnyConnection) -> CoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
-        .fetch_one(conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(conn)
+            .await?,
+    )
 }

@@ -56,7 +56,7 @@ pub fn check_new_password(password: &str, email: &str, organisation: &str) -> Co
     if !organisation.trim().is_empty() && lower == organisation.trim().to_lowercase() {
         return refuse("Your password cannot be the organisation's name.".into());
     }
-    if lower.chars().all(|c| Some(c) == lower.chars().next()) {
+    if lower.chars().all(|c| lower.starts_with(c)) {
         return refuse("A password cannot be one character repeated.".into());
     }
     Ok(())
@@ -141,12 +141,11 @@ impl PasswordHasher {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 return Verified::No;
             };
-            let ok = parsed
-                .algorithm
-                .as_str()
-                .eq("argon2id")
-                .then(|| cost.argon2().verify_password(password.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false);
+            let ok = parsed.algorithm.as_str() == "argon2id"
+                && cost
+                    .argon2()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok();
             if !ok || !known {
                 return Verified::No;
             }
@@ -159,7 +158,10 @@ impl PasswordHasher {
         .await
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> CoreResult<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> CoreResult<T> {
         let _permit = self
             .permits
             .acquire()
@@ -179,12 +181,7 @@ fn hash_blocking(cost: HashCost, password: &str) -> String {
 }
 
 fn weaker_than(parsed: &PasswordHash, cost: HashCost) -> bool {
-    let param = |name: &str| {
-        parsed
-            .params
-            .get_decimal(name)
-            .unwrap_or(0)
-    };
+    let param = |name: &str| parsed.params.get_decimal(name).unwrap_or(0);
     param("m") < cost.memory_kib || param("t") < cost.iterations
 }
 
@@ -205,7 +202,8 @@ mod tests {
     fn unicode_counts_characters_not_bytes() {
         // Eight characters, many more bytes.
         assert!(check_new_password("пароль🔑ß", "a@b.org", "Clinic").is_ok());
-        assert!(check_new_password("🔑🔑🔑🔑🔑🔑🔒", "a@b.org", "Clinic").is_err()); // 7 chars
+        assert!(check_new_password("🔑🔑🔑🔑🔑🔑🔒", "a@b.org", "Clinic").is_err());
+        // 7 chars
     }
 
     #[test]
@@ -231,10 +229,19 @@ mod tests {
         let hasher = PasswordHasher::new(HashCost::standard(), 2);
         let password = "p".repeat(99) + "!";
         let hash = hasher.hash(&password).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert_eq!(hasher.verify(&password, Some(&hash)).await.unwrap(), Verified::Yes);
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert_eq!(
+            hasher.verify(&password, Some(&hash)).await.unwrap(),
+            Verified::Yes
+        );
         let changed_last = "p".repeat(99) + "?";
-        assert_eq!(hasher.verify(&changed_last, Some(&hash)).await.unwrap(), Verified::No);
+        assert_eq!(
+            hasher.verify(&changed_last, Some(&hash)).await.unwrap(),
+            Verified::No
+        );
         // Salts are unique.
         assert_ne!(hash, hasher.hash(&password).await.unwrap());
     }
@@ -251,7 +258,11 @@ mod tests {
         let weak = PasswordHasher::new(HashCost::danger_test_minimum(), 1);
         let strong = PasswordHasher::new(HashCost::standard(), 1);
         let hash = weak.hash("a fine passphrase").await.unwrap();
-        match strong.verify("a fine passphrase", Some(&hash)).await.unwrap() {
+        match strong
+            .verify("a fine passphrase", Some(&hash))
+            .await
+            .unwrap()
+        {
             Verified::YesRehashed(new) => assert!(new.contains("m=19456,t=2,p=1"), "{new}"),
             other => panic!("expected a rehash, got {other:?}"),
         }

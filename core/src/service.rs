@@ -177,10 +177,30 @@ impl Tessera {
             return Ok(None);
         }
         let people = [
-            ("admin@riverside.example", "Alex Morgan (demo admin)", Role::Admin, "demo admin passphrase"),
-            ("nurse.jones@riverside.example", "Sam Jones (demo staff)", Role::Staff, "demo staff passphrase"),
-            ("dr.patel@riverside.example", "Priya Patel (demo staff)", Role::Staff, "demo staff passphrase"),
-            ("reception@riverside.example", "Jordan Lee (demo staff)", Role::Staff, "demo staff passphrase"),
+            (
+                "admin@riverside.example",
+                "Alex Morgan (demo admin)",
+                Role::Admin,
+                "demo admin passphrase",
+            ),
+            (
+                "nurse.jones@riverside.example",
+                "Sam Jones (demo staff)",
+                Role::Staff,
+                "demo staff passphrase",
+            ),
+            (
+                "dr.patel@riverside.example",
+                "Priya Patel (demo staff)",
+                Role::Staff,
+                "demo staff passphrase",
+            ),
+            (
+                "reception@riverside.example",
+                "Jordan Lee (demo staff)",
+                Role::Staff,
+                "demo staff passphrase",
+            ),
         ];
         let mut hashes = Vec::new();
         for (_, _, _, pw) in &people {
@@ -188,7 +208,9 @@ impl Tessera {
         }
         let now = self.now();
         let mut tx = self.db.write().await?;
-        match accounts::insert_organisation(&mut tx, "Riverside Family Clinic (DEMO)", true, now).await {
+        match accounts::insert_organisation(&mut tx, "Riverside Family Clinic (DEMO)", true, now)
+            .await
+        {
             Err(CoreError::AlreadySetUp) => return Ok(None),
             other => other?,
         }
@@ -283,7 +305,11 @@ impl Tessera {
     /// user's sessions and tells them by mail.
     pub async fn operator_set_password(&self, email: &str, password: &str) -> CoreResult<()> {
         let email = Email::parse(email)?;
-        let organisation = self.organisation().await?.map(|o| o.name).unwrap_or_default();
+        let organisation = self
+            .organisation()
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_default();
         password::check_new_password(password, email.as_str(), &organisation)?;
         let hash = self.hasher.hash(password).await?;
         let now = self.now();
@@ -302,8 +328,12 @@ impl Tessera {
             now,
         )
         .await?;
-        mail::enqueue(&mut tx, &password_changed_mail(&user, now, "the server's command line"), now)
-            .await?;
+        mail::enqueue(
+            &mut tx,
+            &password_changed_mail(&user, now, "the server's command line"),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -337,7 +367,7 @@ impl Tessera {
         let account_failures = {
             let mut tx = self.db.write().await?;
             let counted = async {
-                throttle::begin_attempt(&mut tx, Scope::PasswordAddress, &client.addr, now).await?;
+                throttle::check(&mut tx, Scope::PasswordAddress, &client.addr, now).await?;
                 throttle::begin_attempt(&mut tx, Scope::PasswordAccount, email.as_str(), now).await
             }
             .await;
@@ -380,6 +410,7 @@ impl Tessera {
                 Some(_) => "wrong password",
             };
             let user_id = user.as_ref().map(|u| u.id);
+            throttle::record_failure(&mut tx, Scope::PasswordAddress, &client.addr, now).await?;
             audit::record(
                 &mut tx,
                 AuditEvent::new(AuditKind::SignInFailed)
@@ -411,7 +442,6 @@ impl Tessera {
             accounts::set_password_hash(&mut tx, user.id, new_hash, now).await?;
         }
         throttle::clear(&mut tx, Scope::PasswordAccount, email.as_str()).await?;
-        throttle::refund(&mut tx, Scope::PasswordAddress, &client.addr).await?;
         let organisation = accounts::organisation(&mut tx)
             .await?
             .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
@@ -501,7 +531,12 @@ impl Tessera {
 
     /// Checks the current password for a sensitive change. Failures count against the
     /// account like failed sign-ins, so a stolen session cannot guess the password.
-    pub async fn confirm_password(&self, caller: &Caller, password: &str, client: &ClientInfo) -> CoreResult<()> {
+    pub async fn confirm_password(
+        &self,
+        caller: &Caller,
+        password: &str,
+        client: &ClientInfo,
+    ) -> CoreResult<()> {
         let key = caller.user.email.as_str();
         {
             let mut tx = self.db.write().await?;
@@ -541,7 +576,10 @@ impl Tessera {
         client: &ClientInfo,
     ) -> CoreResult<()> {
         if current.is_empty() {
-            return Err(CoreError::invalid("current_password", "Enter your current password."));
+            return Err(CoreError::invalid(
+                "current_password",
+                "Enter your current password.",
+            ));
         }
         password::check_new_password(new, caller.user.email.as_str(), &caller.organisation.name)?;
         self.confirm_password(caller, current, client).await?;
@@ -562,7 +600,12 @@ impl Tessera {
             now,
         )
         .await?;
-        mail::enqueue(&mut tx, &password_changed_mail(&caller.user, now, &client.addr), now).await?;
+        mail::enqueue(
+            &mut tx,
+            &password_changed_mail(&caller.user, now, &client.addr),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

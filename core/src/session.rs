@@ -47,7 +47,9 @@ impl SessionState {
             "needs_second_factor" => Ok(SessionState::NeedsSecondFactor),
             "needs_setup" => Ok(SessionState::NeedsSetup),
             "full" => Ok(SessionState::Full),
-            other => Err(CoreError::Internal(format!("unknown session state {other}"))),
+            other => Err(CoreError::Internal(format!(
+                "unknown session state {other}"
+            ))),
         }
     }
 
@@ -352,9 +354,15 @@ mod tests {
         assert_eq!(authorize(setup, Setup), Ok(()));
         assert_eq!(authorize(setup, Full), Err(Refusal::NeedsSetup));
         assert_eq!(authorize(Some((SessionState::Full, false)), Full), Ok(()));
-        assert_eq!(authorize(Some((SessionState::Full, false)), Admin), Err(Refusal::NotAllowed));
+        assert_eq!(
+            authorize(Some((SessionState::Full, false)), Admin),
+            Err(Refusal::NotAllowed)
+        );
         assert_eq!(authorize(Some((SessionState::Full, true)), Admin), Ok(()));
-        assert_eq!(authorize(Some((SessionState::Full, true)), SecondFactor), Err(Refusal::NotAllowed));
+        assert_eq!(
+            authorize(Some((SessionState::Full, true)), SecondFactor),
+            Err(Refusal::NotAllowed)
+        );
     }
 
     fn session(state: SessionState, created_at: i64, last_seen_at: i64) -> Session {

@@ -8,8 +8,9 @@
 //! key is locked is derived from the count and the time, so there is no second piece of
 //! state to disagree with it.
 //!
-//! An attempt is counted *before* it is checked (and refunded if it succeeds), with a
-//! compare-and-set, so a burst of parallel guesses gets no more tries than the limit.
+//! Per account, an attempt is counted *before* it is checked (and forgiven if it
+//! succeeds), with a compare-and-set, so a burst of parallel guesses gets no more tries
+//! than the limit. Per address, failures are counted after the fact (see [`check`]).
 
 use sqlx::{AnyConnection, Row};
 
@@ -144,11 +145,13 @@ pub async fn begin_attempt(
 ) -> CoreResult<i64> {
     let policy = scope.policy();
     for _ in 0..20 {
-        let row = sqlx::query("SELECT failures, last_failure_at FROM throttle WHERE scope = $1 AND key = $2")
-            .bind(scope.as_str())
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row = sqlx::query(
+            "SELECT failures, last_failure_at FROM throttle WHERE scope = $1 AND key = $2",
+        )
+        .bind(scope.as_str())
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
         let Some(row) = row else {
             let inserted = sqlx::query(
                 "INSERT INTO throttle (scope, key, failures, last_failure_at) VALUES ($1, $2, 1, $3) \
@@ -184,7 +187,46 @@ pub async fn begin_attempt(
             return Ok(counted);
         }
     }
-    Err(CoreError::Unavailable("throttle counter is too contended".into()))
+    Err(CoreError::Unavailable(
+        "throttle counter is too contended".into(),
+    ))
+}
+
+/// Refuses if `key` must wait, without counting anything. For the per-address scope,
+/// where counting every attempt up front would throttle a clinic whose staff all sign in
+/// at 8 o'clock from one address; failures are counted after the fact instead.
+pub async fn check(
+    conn: &mut AnyConnection,
+    scope: Scope,
+    key: &str,
+    now: UnixTime,
+) -> CoreResult<()> {
+    match current_wait(conn, scope, key, now).await? {
+        Some(wait) => Err(wait.into()),
+        None => Ok(()),
+    }
+}
+
+/// Counts one failure against `key` (one atomic upsert; old failures are forgotten).
+pub async fn record_failure(
+    conn: &mut AnyConnection,
+    scope: Scope,
+    key: &str,
+    now: UnixTime,
+) -> CoreResult<()> {
+    sqlx::query(
+        "INSERT INTO throttle (scope, key, failures, last_failure_at) VALUES ($1, $2, 1, $3) \
+         ON CONFLICT (scope, key) DO UPDATE SET \
+           failures = CASE WHEN $3 - throttle.last_failure_at >= $4 THEN 1 ELSE throttle.failures + 1 END, \
+           last_failure_at = $3",
+    )
+    .bind(scope.as_str())
+    .bind(key)
+    .bind(now)
+    .bind(scope.policy().forget_after_secs)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The attempt succeeded: forget the key's failures.
@@ -197,19 +239,6 @@ pub async fn clear(conn: &mut AnyConnection, scope: Scope, key: &str) -> CoreRes
     Ok(())
 }
 
-/// The attempt succeeded: take back the one failure it was counted as.
-pub async fn refund(conn: &mut AnyConnection, scope: Scope, key: &str) -> CoreResult<()> {
-    sqlx::query(
-        "UPDATE throttle SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END \
-         WHERE scope = $1 AND key = $2",
-    )
-    .bind(scope.as_str())
-    .bind(key)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// The current wait on a key, if any (for showing, not for deciding).
 pub async fn current_wait(
     conn: &mut AnyConnection,
@@ -217,16 +246,21 @@ pub async fn current_wait(
     key: &str,
     now: UnixTime,
 ) -> CoreResult<Option<Wait>> {
-    let row = sqlx::query("SELECT failures, last_failure_at FROM throttle WHERE scope = $1 AND key = $2")
-        .bind(scope.as_str())
-        .bind(key)
-        .fetch_optional(conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT failures, last_failure_at FROM throttle WHERE scope = $1 AND key = $2")
+            .bind(scope.as_str())
+            .bind(key)
+            .fetch_optional(conn)
+            .await?;
     Ok(match row {
         Some(row) => {
             let policy = scope.policy();
             policy
-                .check(row.try_get("failures")?, row.try_get("last_failure_at")?, now)
+                .check(
+                    row.try_get("failures")?,
+                    row.try_get("last_failure_at")?,
+                    now,
+                )
                 .err()
         }
         None => None,

@@ -48,7 +48,11 @@ pub struct Settings {
     /// is written to <data>/outbox/.
     #[arg(long, env = "TESSERA_SMTP_URL")]
     pub smtp_url: Option<String>,
-    #[arg(long, env = "TESSERA_MAIL_FROM", default_value = "Tessera <tessera@localhost>")]
+    #[arg(
+        long,
+        env = "TESSERA_MAIL_FROM",
+        default_value = "Tessera <tessera@localhost>"
+    )]
     pub mail_from: String,
     /// Behind a reverse proxy: take the client address from X-Forwarded-For.
     #[arg(long, env = "TESSERA_TRUST_FORWARDED_FOR")]
@@ -57,9 +61,9 @@ pub struct Settings {
 
 impl Settings {
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("tessera.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tessera.db").display()))
     }
 
     pub fn leptos_options(&self) -> anyhow::Result<LeptosOptions> {
@@ -123,7 +127,10 @@ pub fn web_settings(public_url: &str, trust_forwarded_for: bool) -> anyhow::Resu
     };
     let mut also = Vec::new();
     if local {
-        let port = host.rsplit_once(':').map(|(_, p)| format!(":{p}")).unwrap_or_default();
+        let port = host
+            .rsplit_once(':')
+            .map(|(_, p)| format!(":{p}"))
+            .unwrap_or_default();
         for h in ["localhost", "127.0.0.1", "[::1]"] {
             let o = format!("{scheme}://{h}{port}");
             if o != origin {
@@ -166,14 +173,33 @@ mod tests {
     #[test]
     fn leptos_toml_agrees_with_workspace_metadata() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let runtime: toml::Table = std::fs::read_to_string(root.join("Leptos.toml")).unwrap().parse().unwrap();
-        let cargo: toml::Table = std::fs::read_to_string(root.join("Cargo.toml")).unwrap().parse().unwrap();
+        let runtime: toml::Table = std::fs::read_to_string(root.join("Leptos.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let cargo: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
         let pick = |t: &toml::Table| -> toml::Table {
-            t["workspace"]["metadata"]["leptos"].as_array().unwrap()[0].as_table().unwrap().clone()
+            t["workspace"]["metadata"]["leptos"].as_array().unwrap()[0]
+                .as_table()
+                .unwrap()
+                .clone()
         };
         let (runtime, build) = (pick(&runtime), pick(&cargo));
-        for key in ["output-name", "site-root", "site-pkg-dir", "site-addr", "reload-port"] {
-            assert_eq!(runtime.get(key), build.get(key), "Leptos.toml and Cargo.toml disagree on {key}");
+        for key in [
+            "output-name",
+            "site-root",
+            "site-pkg-dir",
+            "site-addr",
+            "reload-port",
+        ] {
+            assert_eq!(
+                runtime.get(key),
+                build.get(key),
+                "Leptos.toml and Cargo.toml disagree on {key}"
+            );
         }
     }
 }

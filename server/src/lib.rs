@@ -58,9 +58,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(guard::pages))
         .layer(axum::middleware::from_fn(guard::api))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::resolve_session))
-        .layer(axum::middleware::from_fn_with_state(state.web.clone(), security::check_origin))
-        .layer(axum::middleware::from_fn_with_state(state.web.clone(), security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::resolve_session,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.web.clone(),
+            security::check_origin,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.web.clone(),
+            security::headers,
+        ))
         // No request Tessera serves needs more; larger bodies get 413 before being read.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .with_state(state)
@@ -86,10 +95,13 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
     let worker = outbox::spawn(tessera.clone(), config.mail.clone(), shutdown.subscribe());
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            });
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        });
         if let Err(error) = serve.await {
             tracing::error!(%error, "server stopped with an error");
         }
@@ -117,7 +129,12 @@ async fn first_run(tessera: &Tessera, config: &ServerConfig) -> anyhow::Result<O
             println!("\n  Demo organisation created: Riverside Family Clinic (DEMO)");
             println!("  Sign in at {}/signin with:\n", config.web.public_origin);
             for a in accounts {
-                println!("    {:<32} {:<24} ({})", a.email, a.password, a.role.as_str());
+                println!(
+                    "    {:<32} {:<24} ({})",
+                    a.email,
+                    a.password,
+                    a.role.as_str()
+                );
             }
             println!();
         }

@@ -10,7 +10,11 @@ use tessera_core::{SystemClock, Tessera};
 use tessera_server::config::Settings;
 
 #[derive(Parser)]
-#[command(name = "tessera", version, about = "Two-step sign-in portal for organisations that handle health data")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Two-step sign-in portal for organisations that handle health data"
+)]
 struct Cli {
     #[command(flatten)]
     settings: Settings,
@@ -75,7 +79,10 @@ async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
     let mail = config.mail.transport.describe();
     let running = tessera_server::start(config, Arc::new(SystemClock)).await?;
     tracing::info!(addr = %running.addr, mail = %mail, "Tessera is listening");
-    println!("  Tessera is running on http://{} (Ctrl-C stops it)", running.addr);
+    println!(
+        "  Tessera is running on http://{} (Ctrl-C stops it)",
+        running.addr
+    );
     tokio::signal::ctrl_c().await.ok();
     tracing::info!("stopping");
     running.stop().await;
@@ -86,21 +93,35 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     let config = settings.build(false)?;
     let tessera = Tessera::open(&config.core, Arc::new(SystemClock)).await?;
     match cmd {
-        UserCommand::Create { email, name, role, password_stdin } => {
+        UserCommand::Create {
+            email,
+            name,
+            role,
+            password_stdin,
+        } => {
             let password = password_stdin.then(read_password).transpose()?;
             let role = Role::parse(&role)?;
             let id = tessera
                 .create_user(None, &email, &name, role, password.as_deref())
                 .await?;
-            println!("created {} ({}) {id}", email.trim().to_lowercase(), role.as_str());
+            println!(
+                "created {} ({}) {id}",
+                email.trim().to_lowercase(),
+                role.as_str()
+            );
         }
         UserCommand::SetPassword { email } => {
             let password = read_password()?;
             tessera.operator_set_password(&email, &password).await?;
-            println!("password set for {email}; their sessions were ended and they were told by mail");
+            println!(
+                "password set for {email}; their sessions were ended and they were told by mail"
+            );
         }
         UserCommand::List => {
-            println!("{:<36}  {:<32}  {:<6}  {:<8}  {:<3}  name", "id", "email", "role", "status", "2FA");
+            println!(
+                "{:<36}  {:<32}  {:<6}  {:<8}  {:<3}  name",
+                "id", "email", "role", "status", "2FA"
+            );
             for u in tessera.list_users().await? {
                 println!(
                     "{:<36}  {:<32}  {:<6}  {:<8}  {:<3}  {}",

@@ -16,7 +16,9 @@ pub fn spawn(
     tokio::spawn(async move {
         let from: Mailbox = config.from.clone();
         loop {
-            if let Err(error) = mail::drain_once(tessera.db(), &config.transport, &from, tessera.now()).await {
+            if let Err(error) =
+                mail::drain_once(tessera.db(), &config.transport, &from, tessera.now()).await
+            {
                 tracing::warn!(%error, "outbox round failed");
             }
             tokio::select! {

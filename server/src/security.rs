@@ -13,11 +13,17 @@ use http::{header, HeaderValue, Method};
 /// came from another site: an `Origin` that is not ours, or `Sec-Fetch-Site: cross-site`.
 /// A request with neither header is not from a browser, so it carries no ambient cookie
 /// to abuse.
-pub async fn check_origin(State(web): State<Arc<WebSettings>>, req: Request, next: Next) -> Response {
+pub async fn check_origin(
+    State(web): State<Arc<WebSettings>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
         let headers = req.headers();
-        let origin = headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("invalid"));
+        let origin = headers
+            .get(header::ORIGIN)
+            .map(|v| v.to_str().unwrap_or("invalid"));
         let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
         let origin_ok = origin.is_none_or(|o| web.accepts_origin(o));
         let site_ok = !matches!(fetch_site, Some("cross-site") | Some("same-site"));
@@ -34,10 +40,19 @@ pub async fn check_origin(State(web): State<Arc<WebSettings>>, req: Request, nex
 pub async fn headers(State(web): State<Arc<WebSettings>>, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(
         "permissions-policy",
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
@@ -45,7 +60,9 @@ pub async fn headers(State(web): State<Arc<WebSettings>>, req: Request, next: Ne
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'"),
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'",
+            ),
         );
     }
     if web.secure_cookies {

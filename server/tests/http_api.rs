@@ -9,12 +9,18 @@ use serde_json::json;
 #[tokio::test]
 async fn setup_token_creates_the_organisation_once() {
     let app = TestApp::fresh().await;
-    let token = app.running().setup_token.clone().expect("a fresh database prints a setup token");
+    let token = app
+        .running()
+        .setup_token
+        .clone()
+        .expect("a fresh database prints a setup token");
     let c = app.client();
 
     let status = c.call("setup_status", json!({"token": token})).await;
     assert_eq!(status.body, json!({"needed": true, "token_valid": true}));
-    let wrong = c.call("setup_status", json!({"token": "not-the-token"})).await;
+    let wrong = c
+        .call("setup_status", json!({"token": "not-the-token"}))
+        .await;
     assert_eq!(wrong.body["token_valid"], json!(false));
 
     let form = |token: &str| {
@@ -31,13 +37,18 @@ async fn setup_token_creates_the_organisation_once() {
     assert!(again.status == 422 || again.status == 409, "{again:?}");
     assert_eq!(app.count("users").await, 1);
 
-    let signed_in = c.sign_in("dana@harbour.example", "harbour dental admin 2026").await;
+    let signed_in = c
+        .sign_in("dana@harbour.example", "harbour dental admin 2026")
+        .await;
     assert_eq!(signed_in.status, 200, "{signed_in:?}");
     let me = c.me().await;
     assert_eq!(me.body["role"], "admin");
     assert_eq!(me.body["organisation"], "Harbour Dental");
     let kinds = app.audit_kinds().await;
-    assert!(kinds.starts_with(&["organisation_created".into(), "user_created".into()]), "{kinds:?}");
+    assert!(
+        kinds.starts_with(&["organisation_created".into(), "user_created".into()]),
+        "{kinds:?}"
+    );
     app.stop().await;
 }
 
@@ -46,21 +57,33 @@ async fn sign_in_right_wrong_and_unknown() {
     let app = TestApp::demo().await;
     let c = app.client();
     let wrong = c.sign_in(ADMIN, "not the password").await;
-    let unknown = c.sign_in("nobody@riverside.example", "not the password").await;
+    let unknown = c
+        .sign_in("nobody@riverside.example", "not the password")
+        .await;
     assert_eq!(wrong.status, 401);
-    assert_eq!(wrong.body, unknown.body, "wrong password and unknown email must look alike");
+    assert_eq!(
+        wrong.body, unknown.body,
+        "wrong password and unknown email must look alike"
+    );
     assert_eq!(wrong.body["error"], "invalid_credentials");
     assert!(session_cookie(&wrong.set_cookie).is_none());
 
     let ok = c.sign_in(&ADMIN.to_uppercase(), ADMIN_PASSWORD).await;
     assert_eq!(ok.status, 200, "{ok:?}");
     assert_eq!(ok.body["next"], "/");
-    let cookie = ok.set_cookie.iter().find(|c| c.starts_with("tessera_session=")).unwrap();
+    let cookie = ok
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("tessera_session="))
+        .unwrap();
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attr), "{cookie} lacks {attr}");
     }
     assert!(!cookie.contains("Domain"), "{cookie}");
-    assert!(!cookie.contains("Max-Age"), "without remember-me the cookie ends with the browser");
+    assert!(
+        !cookie.contains("Max-Age"),
+        "without remember-me the cookie ends with the browser"
+    );
     assert_eq!(session_cookie(&ok.set_cookie).unwrap().len(), 43);
 
     let me = c.me().await;
@@ -78,9 +101,16 @@ async fn remember_me_makes_the_cookie_persistent() {
     let app = TestApp::demo().await;
     let ok = app
         .client()
-        .call("sign_in", json!({"email": STAFF, "password": STAFF_PASSWORD, "remember": true}))
+        .call(
+            "sign_in",
+            json!({"email": STAFF, "password": STAFF_PASSWORD, "remember": true}),
+        )
         .await;
-    let cookie = ok.set_cookie.iter().find(|c| c.starts_with("tessera_session=")).unwrap();
+    let cookie = ok
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("tessera_session="))
+        .unwrap();
     assert!(cookie.contains("Max-Age=43200"), "{cookie}");
     app.stop().await;
 }
@@ -101,24 +131,45 @@ async fn repeated_failures_lock_the_account_even_across_a_restart() {
         }
         assert_eq!(answer.status, 401);
     }
-    assert!(refused_early >= 5, "delays should have grown before the lock");
+    assert!(
+        refused_early >= 5,
+        "delays should have grown before the lock"
+    );
     let locked = c.sign_in(STAFF, STAFF_PASSWORD).await;
-    assert_eq!(locked.status, 429, "the right password is refused while locked");
-    assert!(locked.body["message"].as_str().unwrap().contains("paused"), "{locked:?}");
-    assert!(app.audit_kinds().await.contains(&"account_locked".to_string()));
+    assert_eq!(
+        locked.status, 429,
+        "the right password is refused while locked"
+    );
+    assert!(
+        locked.body["message"].as_str().unwrap().contains("paused"),
+        "{locked:?}"
+    );
+    assert!(app
+        .audit_kinds()
+        .await
+        .contains(&"account_locked".to_string()));
 
     app.restart().await;
     let c = app.client();
-    assert_eq!(c.sign_in(STAFF, STAFF_PASSWORD).await.status, 429, "the lock survives a restart");
+    assert_eq!(
+        c.sign_in(STAFF, STAFF_PASSWORD).await.status,
+        429,
+        "the lock survives a restart"
+    );
 
     app.advance(15 * 60);
     assert_eq!(c.sign_in(STAFF, STAFF_PASSWORD).await.status, 200);
     // The user was told.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let mails: Vec<String> = std::fs::read_dir(app.outbox_dir())
-        .map(|d| d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect())
+        .map(|d| {
+            d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                .collect()
+        })
         .unwrap_or_default();
-    assert!(mails.iter().any(|m| m.contains("Sign-in to your Tessera account was paused") && m.contains(STAFF)));
+    assert!(mails
+        .iter()
+        .any(|m| m.contains("Sign-in to your Tessera account was paused") && m.contains(STAFF)));
     app.stop().await;
 }
 
@@ -128,7 +179,9 @@ async fn one_address_spraying_many_accounts_is_throttled() {
     let c = app.client();
     let mut first_refusal = None;
     for i in 0..80 {
-        let a = c.sign_in(&format!("user{i}@riverside.example"), "Summer2026!").await;
+        let a = c
+            .sign_in(&format!("user{i}@riverside.example"), "Summer2026!")
+            .await;
         if a.status == 429 {
             first_refusal = Some(i);
             break;
@@ -190,7 +243,11 @@ async fn absolute_lifetime_ends_even_an_active_session() {
         assert_eq!(c.me().await.status, 200);
     }
     app.advance(25 * 60);
-    assert_eq!(c.me().await.status, 401, "12 hours is the most any session lives");
+    assert_eq!(
+        c.me().await.status,
+        401,
+        "12 hours is the most any session lives"
+    );
     app.stop().await;
 }
 
@@ -232,7 +289,10 @@ async fn every_endpoint_without_a_session_is_refused_unless_public() {
         if access == tessera_core::session::Access::Public {
             assert_ne!(answer.status, 401, "{path} is public");
         } else {
-            assert_eq!(answer.status, 401, "{path} answered {answer:?} without a session");
+            assert_eq!(
+                answer.status, 401,
+                "{path} answered {answer:?} without a session"
+            );
             assert_eq!(answer.error(), "signed_out");
         }
     }
@@ -252,11 +312,17 @@ async fn protected_pages_redirect_to_sign_in() {
     assert_eq!(signin.status(), 200);
     let headers = signin.headers().clone();
     let csp = headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'nonce-"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("'nonce-"),
+        "{csp}"
+    );
     assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
-    assert!(headers.get("strict-transport-security").is_none(), "no HSTS on plain http");
+    assert!(
+        headers.get("strict-transport-security").is_none(),
+        "no HSTS on plain http"
+    );
     let html = signin.text().await.unwrap();
     assert!(html.contains("<form") && html.contains("id=\"email\""));
     app.stop().await;
@@ -279,11 +345,33 @@ async fn cross_origin_posts_are_refused() {
         }
         req.send()
     };
-    assert_eq!(post(Some("https://evil.example"), None).await.unwrap().status(), 403);
+    assert_eq!(
+        post(Some("https://evil.example"), None)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
     assert_eq!(post(Some("null"), None).await.unwrap().status(), 403);
-    assert_eq!(post(Some(&app.origin()), Some("cross-site")).await.unwrap().status(), 403);
-    assert_eq!(app.count("sessions").await, 0, "a refused request changes nothing");
-    assert_eq!(post(Some(&app.origin()), Some("same-origin")).await.unwrap().status(), 200);
+    assert_eq!(
+        post(Some(&app.origin()), Some("cross-site"))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.count("sessions").await,
+        0,
+        "a refused request changes nothing"
+    );
+    assert_eq!(
+        post(Some(&app.origin()), Some("same-origin"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     app.stop().await;
 }
 
@@ -294,30 +382,67 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     let audit_before = app.count("audit_log").await;
     let big = "x".repeat(10 * 1024);
     let cases: Vec<(String, u16)> = vec![
-        (json!({"email": "not-an-email", "password": "x", "remember": false}).to_string(), 422),
-        (json!({"email": "", "password": "", "remember": false}).to_string(), 422),
-        (json!({"email": ADMIN, "password": "", "remember": false}).to_string(), 422),
-        (json!({"email": big, "password": big, "remember": false}).to_string(), 422),
-        (json!({"email": 42, "password": "x", "remember": false}).to_string(), 400),
-        (json!({"email": ADMIN, "password": null, "remember": false}).to_string(), 400),
-        (json!({"email": ADMIN, "password": ["a"], "remember": "yes"}).to_string(), 400),
-        (json!({"email": ADMIN, "password": ADMIN_PASSWORD, "remember": false, "role": "admin"}).to_string(), 400),
+        (
+            json!({"email": "not-an-email", "password": "x", "remember": false}).to_string(),
+            422,
+        ),
+        (
+            json!({"email": "", "password": "", "remember": false}).to_string(),
+            422,
+        ),
+        (
+            json!({"email": ADMIN, "password": "", "remember": false}).to_string(),
+            422,
+        ),
+        (
+            json!({"email": big, "password": big, "remember": false}).to_string(),
+            422,
+        ),
+        (
+            json!({"email": 42, "password": "x", "remember": false}).to_string(),
+            400,
+        ),
+        (
+            json!({"email": ADMIN, "password": null, "remember": false}).to_string(),
+            400,
+        ),
+        (
+            json!({"email": ADMIN, "password": ["a"], "remember": "yes"}).to_string(),
+            400,
+        ),
+        (
+            json!({"email": ADMIN, "password": ADMIN_PASSWORD, "remember": false, "role": "admin"})
+                .to_string(),
+            400,
+        ),
         (json!({"email": ADMIN}).to_string(), 400),
         ("email=a&password=b".to_string(), 400),
-        ("{\"email\": \"' OR 1=1 --\", \"password\": \"<script>\", \"remember\": false}".to_string(), 422),
+        (
+            "{\"email\": \"' OR 1=1 --\", \"password\": \"<script>\", \"remember\": false}"
+                .to_string(),
+            422,
+        ),
         ("[]".to_string(), 400),
         (String::new(), 400),
     ];
     for (body, expected) in cases {
         let a = c.raw("sign_in", body.clone()).await;
         assert_eq!(a.status, expected, "body {:.80} → {a:?}", body);
-        assert!(a.body.get("error").is_some(), "a typed error body for {body:.80}: {a:?}");
+        assert!(
+            a.body.get("error").is_some(),
+            "a typed error body for {body:.80}: {a:?}"
+        );
     }
     // A body over the limit is refused before it is read.
-    let huge = json!({"email": "x".repeat(100_000), "password": "y", "remember": false}).to_string();
+    let huge =
+        json!({"email": "x".repeat(100_000), "password": "y", "remember": false}).to_string();
     assert_eq!(c.raw("sign_in", huge).await.status, 413);
     assert_eq!(app.count("sessions").await, 0);
-    assert_eq!(app.count("audit_log").await, audit_before, "nothing written");
+    assert_eq!(
+        app.count("audit_log").await,
+        audit_before,
+        "nothing written"
+    );
     // Still serving.
     assert_eq!(c.sign_in(ADMIN, ADMIN_PASSWORD).await.status, 200);
     app.stop().await;
@@ -330,37 +455,72 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     laptop.sign_in(STAFF, STAFF_PASSWORD).await;
     phone.sign_in(STAFF, STAFF_PASSWORD).await;
 
-    let change = |current: &str, new: &str| {
-        json!({"current_password": current, "new_password": new})
-    };
-    let wrong = laptop.call("change_password", change("nope nope nope", "a new long passphrase")).await;
+    let change =
+        |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    let wrong = laptop
+        .call(
+            "change_password",
+            change("nope nope nope", "a new long passphrase"),
+        )
+        .await;
     assert_eq!(wrong.status, 403);
     assert_eq!(wrong.error(), "wrong_current_password");
-    let weak = laptop.call("change_password", change(STAFF_PASSWORD, "password123")).await;
+    let weak = laptop
+        .call("change_password", change(STAFF_PASSWORD, "password123"))
+        .await;
     assert_eq!(weak.status, 422);
-    assert!(weak.body["message"].as_str().unwrap().contains("commonly used"));
-    let short = laptop.call("change_password", change(STAFF_PASSWORD, "short")).await;
+    assert!(weak.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("commonly used"));
+    let short = laptop
+        .call("change_password", change(STAFF_PASSWORD, "short"))
+        .await;
     assert_eq!(short.status, 422);
 
-    let ok = laptop.call("change_password", change(STAFF_PASSWORD, "a new long passphrase")).await;
+    let ok = laptop
+        .call(
+            "change_password",
+            change(STAFF_PASSWORD, "a new long passphrase"),
+        )
+        .await;
     assert_eq!(ok.status, 200, "{ok:?}");
-    assert_eq!(laptop.me().await.status, 200, "the session that changed it stays");
+    assert_eq!(
+        laptop.me().await.status,
+        200,
+        "the session that changed it stays"
+    );
     assert_eq!(phone.me().await.status, 401, "other sessions end");
     let other = app.client();
     assert_eq!(other.sign_in(STAFF, STAFF_PASSWORD).await.status, 401);
-    assert_eq!(other.sign_in(STAFF, "a new long passphrase").await.status, 200);
-    assert!(app.audit_kinds().await.contains(&"password_changed".to_string()));
+    assert_eq!(
+        other.sign_in(STAFF, "a new long passphrase").await.status,
+        200
+    );
+    assert!(app
+        .audit_kinds()
+        .await
+        .contains(&"password_changed".to_string()));
 
     // The mail goes out through the outbox.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let mails: Vec<String> = std::fs::read_dir(app.outbox_dir())
-            .map(|d| d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect())
+            .map(|d| {
+                d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
             .unwrap_or_default();
-        if mails.iter().any(|m| m.contains("Your Tessera password was changed") && m.contains(STAFF)) {
+        if mails
+            .iter()
+            .any(|m| m.contains("Your Tessera password was changed") && m.contains(STAFF))
+        {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no password-changed mail in the outbox");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no password-changed mail in the outbox"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     app.stop().await;
@@ -371,8 +531,29 @@ async fn a_password_change_without_a_session_is_refused() {
     let app = TestApp::demo().await;
     let a = app
         .client()
-        .call("change_password", json!({"current_password": STAFF_PASSWORD, "new_password": "whatever long pass"}))
+        .call(
+            "change_password",
+            json!({"current_password": STAFF_PASSWORD, "new_password": "whatever long pass"}),
+        )
         .await;
     assert_eq!(a.status, 401);
+    app.stop().await;
+}
+
+/// Parallel guesses against one account get no more tries than sequential ones: the
+/// attempt is counted before the password is checked.
+#[tokio::test]
+async fn parallel_guesses_get_no_extra_tries() {
+    let app = TestApp::demo().await;
+    let c = app.client();
+    let answers =
+        futures::future::join_all((0..30).map(|_| c.sign_in(STAFF, "parallel guess"))).await;
+    let checked = answers.iter().filter(|a| a.status == 401).count();
+    let throttled = answers.iter().filter(|a| a.status == 429).count();
+    assert_eq!(checked + throttled, 30, "{answers:?}");
+    assert!(
+        checked <= 4,
+        "{checked} guesses were checked; the policy allows 4 before a delay"
+    );
     app.stop().await;
 }

@@ -18,10 +18,22 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start() -> SmtpServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let maildir = tempfile::tempdir().unwrap();
         let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(maildir.path().join("inbox"))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -32,12 +44,19 @@ impl SmtpServer {
             assert!(Instant::now() < deadline, "aiosmtpd did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        SmtpServer { child, maildir, port }
+        SmtpServer {
+            child,
+            maildir,
+            port,
+        }
     }
 
     fn messages(&self) -> Vec<String> {
         std::fs::read_dir(self.maildir.path().join("inbox").join("new"))
-            .map(|d| d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect())
+            .map(|d| {
+                d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -57,21 +76,37 @@ async fn password_change_mail_is_delivered_over_smtp() {
     let c = app.client();
     assert_eq!(c.sign_in(STAFF, STAFF_PASSWORD).await.status, 200);
     let ok = c
-        .call("change_password", json!({"current_password": STAFF_PASSWORD, "new_password": "delivered by smtp today"}))
+        .call(
+            "change_password",
+            json!({"current_password": STAFF_PASSWORD, "new_password": "delivered by smtp today"}),
+        )
         .await;
     assert_eq!(ok.status, 200, "{ok:?}");
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let message = loop {
-        if let Some(m) = smtp.messages().into_iter().find(|m| m.contains("password was changed")) {
+        if let Some(m) = smtp
+            .messages()
+            .into_iter()
+            .find(|m| m.contains("password was changed"))
+        {
             break m;
         }
-        assert!(Instant::now() < deadline, "no message reached the SMTP server");
+        assert!(
+            Instant::now() < deadline,
+            "no message reached the SMTP server"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(message.contains(&format!("To: {STAFF}")), "{message}");
-    assert!(message.contains("From: Tessera <tessera@localhost>"), "{message}");
-    assert!(!message.contains("delivered by smtp today"), "the password itself is never mailed");
+    assert!(
+        message.contains("From: Tessera <tessera@localhost>"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("delivered by smtp today"),
+        "the password itself is never mailed"
+    );
     let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
         .fetch_one(app.running().tessera.db().pool())
         .await

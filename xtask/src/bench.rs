@@ -1,2 +1,4 @@
 use anyhow::Result;
-pub fn all() -> Result<()> { Ok(()) }
+pub fn all() -> Result<()> {
+    Ok(())
+}

@@ -64,7 +64,8 @@ fn run(release: bool) -> Result<()> {
     let site = site::build(release)?;
     step("Starting Tessera (SQLite in ./data, demo data on first run) — Ctrl-C stops it");
     let mut cmd = Command::new(site.server_binary());
-    cmd.args(["serve", "--demo"]).env("LEPTOS_SITE_ROOT", &site.root);
+    cmd.args(["serve", "--demo"])
+        .env("LEPTOS_SITE_ROOT", &site.root);
     sh(&mut cmd)
 }
 
@@ -76,18 +77,50 @@ fn test() -> Result<()> {
 
     step("Lints, server side (clippy -D warnings)");
     sh(Command::new("cargo").args([
-        "clippy", "-p", "tessera-core", "-p", "app", "-p", "server", "-p", "xtask",
-        "--features", "app/ssr", "--all-targets", "--", "-D", "warnings",
+        "clippy",
+        "-p",
+        "tessera-core",
+        "-p",
+        "app",
+        "-p",
+        "server",
+        "-p",
+        "xtask",
+        "--features",
+        "app/ssr",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
     ]))?;
     step("Lints, browser side (clippy for wasm32, -D warnings)");
     sh(Command::new("cargo").args([
-        "clippy", "-p", "frontend", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings",
+        "clippy",
+        "-p",
+        "frontend",
+        "-p",
+        "app",
+        "--features",
+        "app/hydrate",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
     ]))?;
 
     tools::ensure_aiosmtpd()?;
     step("Unit and integration tests (core, app, server)");
     sh(Command::new("cargo").args([
-        "test", "-p", "tessera-core", "-p", "app", "-p", "server", "--features", "app/ssr",
+        "test",
+        "-p",
+        "tessera-core",
+        "-p",
+        "app",
+        "-p",
+        "server",
+        "--features",
+        "app/ssr",
     ]))?;
 
     e2e()

@@ -85,12 +85,23 @@ pub fn build(release: bool) -> Result<Site> {
 
     step(&format!("Building the browser code (wasm, {kind})"));
     let mut cargo = Command::new("cargo");
-    cargo.args(["build", "-p", "frontend", "--lib", "--target", "wasm32-unknown-unknown"]);
+    cargo.args([
+        "build",
+        "-p",
+        "frontend",
+        "--lib",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
     if release {
         cargo.args(["--profile", &meta.wasm_profile]);
     }
     sh(&mut cargo)?;
-    let profile_dir = if release { meta.wasm_profile.as_str() } else { "debug" };
+    let profile_dir = if release {
+        meta.wasm_profile.as_str()
+    } else {
+        "debug"
+    };
     let wasm = target
         .join("wasm32-unknown-unknown")
         .join(profile_dir)
@@ -125,8 +136,11 @@ pub fn build(release: bool) -> Result<Site> {
     }
 
     step("Copying the stylesheet and static files");
-    std::fs::copy(&meta.style_file, pkg.join(format!("{}.css", meta.output_name)))
-        .with_context(|| format!("copying {}", meta.style_file))?;
+    std::fs::copy(
+        &meta.style_file,
+        pkg.join(format!("{}.css", meta.output_name)),
+    )
+    .with_context(|| format!("copying {}", meta.style_file))?;
     copy_dir(Path::new(&meta.assets_dir), &site.root)?;
 
     step(&format!("Building the server ({kind})"));

@@ -28,7 +28,10 @@ fn output(cmd: &mut Command) -> String {
 
 pub fn ensure_wasm_target() -> Result<()> {
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"]));
-    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         step("Installing the wasm32-unknown-unknown Rust target");
         sh(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
@@ -56,7 +59,13 @@ pub fn ensure_wasm_opt() -> Result<()> {
     step(&format!("Installing wasm-opt (npm {BINARYEN}) into tools/"));
     std::fs::create_dir_all("tools")?;
     sh(Command::new("npm").args([
-        "install", "--prefix", "tools", "--no-audit", "--no-fund", "--no-save", BINARYEN,
+        "install",
+        "--prefix",
+        "tools",
+        "--no-audit",
+        "--no-fund",
+        "--no-save",
+        BINARYEN,
     ]))
 }
 
@@ -69,7 +78,9 @@ fn apt_install(packages: &[&str]) -> Result<()> {
     let run = |args: &[&str]| -> Result<()> {
         let mut all: Vec<&str> = sudo.clone();
         all.extend_from_slice(args);
-        sh(Command::new(all[0]).args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive"))
+        sh(Command::new(all[0])
+            .args(&all[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive"))
     };
     run(&["apt-get", "update", "-qq"])?;
     let mut install = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];
@@ -117,7 +128,12 @@ pub fn ensure_aiosmtpd() -> Result<()> {
     pip.args(["-m", "pip", "install", "--quiet", AIOSMTPD]);
     if sh(&mut pip).is_err() {
         sh(Command::new("python3").args([
-            "-m", "pip", "install", "--quiet", "--break-system-packages", AIOSMTPD,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--break-system-packages",
+            AIOSMTPD,
         ]))?;
     }
     Ok(())

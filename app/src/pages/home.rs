@@ -33,7 +33,11 @@ fn Account(me: crate::api::Profile) -> impl IntoView {
             go_to("/signin");
         }
     });
-    let role = if me.role == "admin" { "Administrator" } else { "Staff" };
+    let role = if me.role == "admin" {
+        "Administrator"
+    } else {
+        "Staff"
+    };
     view! {
         <section class="card" aria-labelledby="who">
             <div class="card-head">

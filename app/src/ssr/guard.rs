@@ -71,15 +71,21 @@ fn refusal_error(refusal: Refusal) -> AppError {
 }
 
 fn decide(caller: &CurrentCaller, need: Access) -> Result<(), Refusal> {
-    let session = caller
-        .0
-        .as_ref()
-        .map(|c| (c.session.state, c.user.role == tessera_core::accounts::Role::Admin));
+    let session = caller.0.as_ref().map(|c| {
+        (
+            c.session.state,
+            c.user.role == tessera_core::accounts::Role::Admin,
+        )
+    });
     authorize(session, need)
 }
 
 /// Resolves the session cookie and the client address into request extensions.
-pub async fn resolve_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn resolve_session(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let client = client_info_of(&state, &req);
     let token = super::session_cookie::read(&state, req.headers());
     let had_cookie = token.is_some();
@@ -109,7 +115,15 @@ fn client_info_of(state: &AppState, req: &Request) -> ClientInfo {
     let forwarded = state
         .web
         .trust_forwarded_for
-        .then(|| req.headers().get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next().map(|s| s.trim().to_string()))
+        .then(|| {
+            req.headers()
+                .get("x-forwarded-for")?
+                .to_str()
+                .ok()?
+                .rsplit(',')
+                .next()
+                .map(|s| s.trim().to_string())
+        })
         .flatten()
         .filter(|s| !s.is_empty() && s.len() <= 64);
     ClientInfo {
@@ -132,7 +146,11 @@ pub async fn pages(req: Request, next: Next) -> Response {
     if path.starts_with("/api/") || path.starts_with("/pkg/") {
         return next.run(req).await;
     }
-    let caller = req.extensions().get::<CurrentCaller>().cloned().unwrap_or_default();
+    let caller = req
+        .extensions()
+        .get::<CurrentCaller>()
+        .cloned()
+        .unwrap_or_default();
     match decide(&caller, access_for_page(path)) {
         Ok(()) => next.run(req).await,
         Err(Refusal::SignedOut) => {
@@ -140,7 +158,11 @@ pub async fn pages(req: Request, next: Next) -> Response {
             Redirect::to(if ended { "/signin?ended=1" } else { "/signin" }).into_response()
         }
         Err(_) => {
-            let state = caller.0.as_ref().map(|c| c.session.state).unwrap_or(SessionState::Full);
+            let state = caller
+                .0
+                .as_ref()
+                .map(|c| c.session.state)
+                .unwrap_or(SessionState::Full);
             Redirect::to(home_for(state)).into_response()
         }
     }
@@ -153,7 +175,11 @@ pub async fn api(req: Request, next: Next) -> Response {
     if !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
-    let caller = req.extensions().get::<CurrentCaller>().cloned().unwrap_or_default();
+    let caller = req
+        .extensions()
+        .get::<CurrentCaller>()
+        .cloned()
+        .unwrap_or_default();
     if let Err(refusal) = decide(&caller, access_for_endpoint(req.uri().path())) {
         return error_response(refusal_error(refusal));
     }
@@ -177,7 +203,8 @@ async fn with_error_status(response: Response) -> Response {
 
 /// An error as server functions send it, so the browser's client decodes it the same way.
 pub fn error_response(error: AppError) -> Response {
-    let status = http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let status = http::StatusCode::from_u16(error.status())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&error).unwrap_or_default();
     Response::builder()
         .status(status)

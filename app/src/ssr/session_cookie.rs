@@ -26,7 +26,10 @@ pub fn set(state: &AppState, token: &SessionToken, max_age_secs: Option<i64>) {
 pub fn clear(state: &AppState) {
     append(
         state,
-        format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", state.web.cookie_name()),
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
+            state.web.cookie_name()
+        ),
     );
 }
 
@@ -34,7 +37,10 @@ fn append(state: &AppState, mut cookie: String) {
     if state.web.secure_cookies {
         cookie.push_str("; Secure");
     }
-    if let (Some(response), Ok(value)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(&cookie)) {
+    if let (Some(response), Ok(value)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(&cookie),
+    ) {
         response.append_header(SET_COOKIE, value);
     }
 }

@@ -44,7 +44,11 @@ impl TestApp {
 
     async fn start_with(demo: bool, transport: Option<Transport>) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let transport = transport.unwrap_or_else(|| Transport::Folder(dir.path().join("outbox")));
         let clock = Arc::new(ManualClock::starting_now());
         let mut app = TestApp {
@@ -90,7 +94,9 @@ impl TestApp {
     }
 
     async fn boot(&mut self) {
-        let running = tessera_server::start(self.config(), self.clock.clone()).await.unwrap();
+        let running = tessera_server::start(self.config(), self.clock.clone())
+            .await
+            .unwrap();
         self.running = Some(running);
     }
 
@@ -216,8 +222,11 @@ impl Client {
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Answer {
-        self.call("sign_in", json!({"email": email, "password": password, "remember": false}))
-            .await
+        self.call(
+            "sign_in",
+            json!({"email": email, "password": password, "remember": false}),
+        )
+        .await
     }
 
     pub async fn me(&self) -> Answer {
@@ -225,7 +234,11 @@ impl Client {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(format!("{}{path}", self.base)).send().await.unwrap()
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
     }
 }
 
