@@ -255,6 +255,24 @@ impl Tessera {
 
     // ---------------------------------------------------------------- operators
 
+    /// Creates the organisation from the command line (instead of the setup page).
+    pub async fn create_organisation(&self, name: &str) -> CoreResult<()> {
+        let name = validate_organisation_name(name)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        accounts::insert_organisation(&mut tx, &name, false, now).await?;
+        audit::record(
+            &mut tx,
+            AuditEvent::new(AuditKind::OrganisationCreated).detail(format!(
+                "organisation \"{name}\" set up from the command line"
+            )),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Creates a user (CLI, later the admin pages). `actor` is the admin doing it, if any.
     pub async fn create_user(
         &self,
@@ -269,7 +287,12 @@ impl Tessera {
         let organisation = self
             .organisation()
             .await?
-            .ok_or_else(|| CoreError::invalid("organisation", "Set up the organisation first."))?;
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "organisation",
+                    "There is no organisation yet: open the setup link the server prints, or pass --organisation.",
+                )
+            })?;
         let hash = match password {
             Some(pw) => {
                 password::check_new_password(pw, email.as_str(), &organisation.name)?;

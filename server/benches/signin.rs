@@ -1,1 +1,189 @@
-fn main() {}
+//! Sign-in throughput: `cargo xtask bench` (or `cargo bench -p server --bench signin`).
+//!
+//! Starts the real server (release build, production argon2 cost, SQLite in a temp
+//! folder) on 127.0.0.1 and drives sign-ins over HTTP at 1, 2, 8 and 32 concurrent
+//! clients, each with its own account. Beside it, in the same run, the raw argon2 hash
+//! rate on this machine: the ratio of the two is the figure that matters (how much of
+//! the hash budget the rest of the request costs). During each storm a probe loads the
+//! sign-in page and reports its p50/p99 latency. Prints numbers; asserts nothing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tessera_core::accounts::Role;
+use tessera_core::mail::Transport;
+use tessera_core::password::{HashCost, PasswordHasher};
+use tessera_core::{SystemClock, TesseraConfig};
+use tessera_server::config::{web_settings, MailConfig, ServerConfig};
+
+const STORM: Duration = Duration::from_secs(6);
+const PASSWORD: &str = "benchmark passphrase 2026";
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let mut leptos = leptos::config::get_configuration(Some("../Leptos.toml"))
+        .or_else(|_| leptos::config::get_configuration(Some("Leptos.toml")))
+        .unwrap()
+        .leptos_options;
+    leptos.site_addr = ([127, 0, 0, 1], port).into();
+    let config = ServerConfig {
+        core: TesseraConfig {
+            database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+            hash_cost: HashCost::standard(),
+            max_concurrent_hashes: cores * 2,
+        },
+        web: web_settings(&format!("http://localhost:{port}"), false).unwrap(),
+        leptos,
+        mail: MailConfig {
+            transport: Transport::Folder(dir.path().join("outbox")),
+            from: "Tessera <tessera@localhost>".parse().unwrap(),
+            poll_every: Duration::from_secs(5),
+        },
+        demo: true,
+    };
+    let running = tessera_server::start(config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    println!("Tessera sign-in benchmark — {cores} cores, argon2id m=19456 KiB t=2 p=1, SQLite");
+    for i in 0..32 {
+        running
+            .tessera
+            .create_user(
+                None,
+                &format!("bench{i}@riverside.example"),
+                "Bench",
+                Role::Staff,
+                Some(PASSWORD),
+            )
+            .await
+            .unwrap();
+    }
+
+    let hash_rate = raw_hash_rate(cores * 2).await;
+    println!(
+        "raw argon2id hashes/s ({} at once): {hash_rate:.1}",
+        cores * 2
+    );
+    println!();
+    println!(
+        "{:>8} {:>12} {:>14} {:>12} {:>12} {:>12}",
+        "clients", "sign-ins/s", "vs raw hash", "p50 sign-in", "p99 page", "p50 page"
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    for clients in [1usize, 2, 8, 32] {
+        let stop_at = Instant::now() + STORM;
+        let mut tasks = Vec::new();
+        for i in 0..clients {
+            let base = base.clone();
+            tasks.push(tokio::spawn(async move {
+                let http = client(&base, port);
+                let mut latencies = Vec::new();
+                while Instant::now() < stop_at {
+                    let started = Instant::now();
+                    let res = http
+                        .post(format!("{base}/api/sign_in"))
+                        .header("content-type", "application/json")
+                        .body(json!({"email": format!("bench{i}@riverside.example"), "password": PASSWORD, "remember": false}).to_string())
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(res.status(), 200, "sign-in failed during the benchmark");
+                    latencies.push(started.elapsed());
+                }
+                latencies
+            }));
+        }
+        let probe = {
+            let base = base.clone();
+            tokio::spawn(async move {
+                let http = client(&base, port);
+                let mut latencies = Vec::new();
+                while Instant::now() < stop_at {
+                    let started = Instant::now();
+                    let res = http.get(format!("{base}/signin")).send().await.unwrap();
+                    let _ = res.bytes().await;
+                    latencies.push(started.elapsed());
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                latencies
+            })
+        };
+        let mut signins = Vec::new();
+        for t in tasks {
+            signins.extend(t.await.unwrap());
+        }
+        let mut page = probe.await.unwrap();
+        let rate = signins.len() as f64 / STORM.as_secs_f64();
+        signins.sort();
+        page.sort();
+        println!(
+            "{:>8} {:>12.1} {:>13.0}% {:>10.0}ms {:>10.1}ms {:>10.1}ms",
+            clients,
+            rate,
+            100.0 * rate / hash_rate,
+            ms(percentile(&signins, 50.0)),
+            ms(percentile(&page, 99.0)),
+            ms(percentile(&page, 50.0)),
+        );
+    }
+    let after = raw_hash_rate(cores * 2).await;
+    println!("raw argon2id hashes/s measured again after the storms: {after:.1}");
+    running.stop().await;
+}
+
+fn client(_base: &str, port: u16) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "origin",
+        format!("http://localhost:{port}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+async fn raw_hash_rate(parallel: usize) -> f64 {
+    let hasher = PasswordHasher::new(HashCost::standard(), parallel);
+    let started = Instant::now();
+    let until = started + Duration::from_secs(4);
+    let mut tasks = Vec::new();
+    for _ in 0..parallel {
+        let hasher = hasher.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u32;
+            while Instant::now() < until {
+                hasher.hash(PASSWORD).await.unwrap();
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

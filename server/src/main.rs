@@ -49,6 +49,9 @@ enum UserCommand {
         /// Read the initial password from standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// On a fresh database, create the organisation with this name first.
+        #[arg(long)]
+        organisation: Option<String>,
     },
     /// Set a user's password (read from standard input) and end their sessions.
     SetPassword {
@@ -98,7 +101,14 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             name,
             role,
             password_stdin,
+            organisation,
         } => {
+            if let Some(org) = organisation {
+                if tessera.organisation().await?.is_none() {
+                    tessera.create_organisation(&org).await?;
+                    println!("created organisation {org}");
+                }
+            }
             let password = password_stdin.then(read_password).transpose()?;
             let role = Role::parse(&role)?;
             let id = tessera

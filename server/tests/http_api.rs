@@ -160,16 +160,8 @@ async fn repeated_failures_lock_the_account_even_across_a_restart() {
     app.advance(15 * 60);
     assert_eq!(c.sign_in(STAFF, STAFF_PASSWORD).await.status, 200);
     // The user was told.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let mails: Vec<String> = std::fs::read_dir(app.outbox_dir())
-        .map(|d| {
-            d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert!(mails
-        .iter()
-        .any(|m| m.contains("Sign-in to your Tessera account was paused") && m.contains(STAFF)));
+    app.wait_for_mail(&["Sign-in to your Tessera account was paused", STAFF])
+        .await;
     app.stop().await;
 }
 
@@ -503,26 +495,8 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
         .contains(&"password_changed".to_string()));
 
     // The mail goes out through the outbox.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let mails: Vec<String> = std::fs::read_dir(app.outbox_dir())
-            .map(|d| {
-                d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if mails
-            .iter()
-            .any(|m| m.contains("Your Tessera password was changed") && m.contains(STAFF))
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no password-changed mail in the outbox"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    app.wait_for_mail(&["Your Tessera password was changed", STAFF])
+        .await;
     app.stop().await;
 }
 

@@ -139,6 +139,13 @@ fn client_info_of(state: &AppState, req: &Request) -> ClientInfo {
     }
 }
 
+fn caller_of(req: &Request) -> CurrentCaller {
+    req.extensions()
+        .get::<CurrentCaller>()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// Page loads: a page that needs a session it does not have redirects to where the
 /// session belongs.
 pub async fn pages(req: Request, next: Next) -> Response {
@@ -146,11 +153,11 @@ pub async fn pages(req: Request, next: Next) -> Response {
     if path.starts_with("/api/") || path.starts_with("/pkg/") {
         return next.run(req).await;
     }
-    let caller = req
-        .extensions()
-        .get::<CurrentCaller>()
-        .cloned()
-        .unwrap_or_default();
+    let caller = caller_of(&req);
+    // Someone fully signed in has no business on the sign-in page.
+    if path == "/signin" && decide(&caller, Access::Full).is_ok() {
+        return Redirect::to("/").into_response();
+    }
     match decide(&caller, access_for_page(path)) {
         Ok(()) => next.run(req).await,
         Err(Refusal::SignedOut) => {
@@ -175,11 +182,7 @@ pub async fn api(req: Request, next: Next) -> Response {
     if !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
-    let caller = req
-        .extensions()
-        .get::<CurrentCaller>()
-        .cloned()
-        .unwrap_or_default();
+    let caller = caller_of(&req);
     if let Err(refusal) = decide(&caller, access_for_endpoint(req.uri().path())) {
         return error_response(refusal_error(refusal));
     }

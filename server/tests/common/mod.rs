@@ -165,6 +165,27 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Waits (up to 10 s) for the outbox worker to deliver a mail containing all of
+    /// `needles`, and returns it.
+    pub async fn wait_for_mail(&self, needles: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let found = std::fs::read_dir(self.outbox_dir())
+                .into_iter()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .find(|m| needles.iter().all(|n| m.contains(n)));
+            if let Some(mail) = found {
+                return mail;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail with {needles:?} in the outbox"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;
