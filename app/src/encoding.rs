@@ -34,6 +34,10 @@ impl<T: DeserializeOwned> Decodes<T> for StrictJsonEncoding {
     type Error = String;
 
     fn decode(bytes: Bytes) -> Result<T, Self::Error> {
+        // serde would also fill a struct from an array, by position; arguments are named.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err("the body must be a JSON object".into());
+        }
         let mut unknown = Vec::new();
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_ignored::deserialize(&mut de, |path| unknown.push(path.to_string()))

@@ -2,6 +2,7 @@
 //! the browser (`hydrate`).
 
 pub mod api;
+pub mod api_two_factor;
 pub mod encoding;
 pub mod error;
 mod pages;
@@ -48,6 +49,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signin") view=pages::signin::SignInPage/>
                 <Route path=path!("/setup") view=pages::setup::SetupPage/>
                 <Route path=path!("/password") view=pages::password::ChangePasswordPage/>
+                <Route path=path!("/security") view=pages::security::SecurityPage/>
+                <Route path=path!("/signin/verify") view=pages::verify::VerifyPage/>
+                <Route path=path!("/setup-2fa") view=pages::setup_two_factor::SetupTwoFactorPage/>
             </Routes>
         </Router>
     }

@@ -21,6 +21,12 @@ pub enum AuditKind {
     SignedOut,
     PasswordChanged,
     PasswordSetByOperator,
+    AuthenticatorAdded,
+    SecondFactorSucceeded,
+    SecondFactorFailed,
+    BackupCodeUsed,
+    BackupCodesRegenerated,
+    TwoFactorDisabled,
 }
 
 impl AuditKind {
@@ -35,6 +41,12 @@ impl AuditKind {
             AuditKind::SignedOut => "signed_out",
             AuditKind::PasswordChanged => "password_changed",
             AuditKind::PasswordSetByOperator => "password_set_by_operator",
+            AuditKind::AuthenticatorAdded => "authenticator_added",
+            AuditKind::SecondFactorSucceeded => "second_factor_succeeded",
+            AuditKind::SecondFactorFailed => "second_factor_failed",
+            AuditKind::BackupCodeUsed => "backup_code_used",
+            AuditKind::BackupCodesRegenerated => "backup_codes_regenerated",
+            AuditKind::TwoFactorDisabled => "two_factor_disabled",
         }
     }
 }

@@ -9,15 +9,19 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backup_codes;
 pub mod clock;
 pub mod db;
 pub mod error;
 pub mod mail;
 pub mod password;
+pub mod second_factor;
+pub mod secret_box;
 pub mod service;
 pub mod session;
 pub mod setup;
 pub mod throttle;
+pub mod totp;
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use error::{CoreError, CoreResult};

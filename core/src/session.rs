@@ -86,6 +86,8 @@ pub enum Access {
     Setup,
     /// Any signed-in session, whatever its state (sign out).
     AnySession,
+    /// Setting up a second factor: a fully signed-in user, or one in the setup wizard.
+    Enrol,
     /// A fully signed-in user.
     Full,
     /// A fully signed-in admin.
@@ -114,6 +116,8 @@ pub fn authorize(
         (Access::SecondFactor, Some((NeedsSecondFactor, _))) => Ok(()),
         (Access::Setup, Some((NeedsSetup, _))) => Ok(()),
         (Access::SecondFactor | Access::Setup, Some(_)) => Err(Refusal::NotAllowed),
+        (Access::Enrol, Some((Full | NeedsSetup, _))) => Ok(()),
+        (Access::Enrol, Some((NeedsSecondFactor, _))) => Err(Refusal::NeedsSecondFactor),
         (Access::Full | Access::Admin, Some((NeedsSecondFactor, _))) => {
             Err(Refusal::NeedsSecondFactor)
         }
@@ -353,6 +357,9 @@ mod tests {
         let setup = Some((NeedsSetup, false));
         assert_eq!(authorize(setup, Setup), Ok(()));
         assert_eq!(authorize(setup, Full), Err(Refusal::NeedsSetup));
+        assert_eq!(authorize(setup, Enrol), Ok(()));
+        assert_eq!(authorize(half, Enrol), Err(Refusal::NeedsSecondFactor));
+        assert_eq!(authorize(Some((SessionState::Full, false)), Enrol), Ok(()));
         assert_eq!(authorize(Some((SessionState::Full, false)), Full), Ok(()));
         assert_eq!(
             authorize(Some((SessionState::Full, false)), Admin),

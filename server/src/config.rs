@@ -9,6 +9,7 @@ use app::ssr::WebSettings;
 use leptos::config::LeptosOptions;
 use tessera_core::mail::{Mailbox, Transport};
 use tessera_core::password::HashCost;
+use tessera_core::secret_box::ServerKey;
 use tessera_core::TesseraConfig;
 
 #[derive(Clone)]
@@ -54,6 +55,11 @@ pub struct Settings {
         default_value = "Tessera <tessera@localhost>"
     )]
     pub mail_from: String,
+    /// The 256-bit key (base64) that encrypts authenticator-app keys at rest. Without it,
+    /// one is generated into <data>/secret.key on first run. Losing it means every user
+    /// must set up their authenticator app again.
+    #[arg(long, env = "TESSERA_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
     /// Behind a reverse proxy: take the client address from X-Forwarded-For.
     #[arg(long, env = "TESSERA_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
@@ -89,8 +95,14 @@ impl Settings {
             .mail_from
             .parse()
             .with_context(|| format!("TESSERA_MAIL_FROM is not an address: {}", self.mail_from))?;
+        let server_key = match &self.secret_key {
+            Some(key) => ServerKey::from_base64(key),
+            None => ServerKey::load_or_create(&self.data_dir.join("secret.key")),
+        }
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(ServerConfig {
             core: TesseraConfig {
+                server_key,
                 database_url: self.database_url(),
                 hash_cost: HashCost::standard(),
                 max_concurrent_hashes: std::thread::available_parallelism()

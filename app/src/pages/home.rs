@@ -71,12 +71,13 @@ fn Account(me: crate::api::Profile) -> impl IntoView {
                     <div>
                         <strong>"Two-step authentication"</strong>
                         <p class="hint" id="two-factor-status">
-                            {if me.two_factor_enabled { "On." } else { "Off. Passkeys, authenticator apps and backup codes are coming to this page." }}
+                            {if me.two_factor_enabled { "On: a second step protects your sign-in." } else { "Off: only your password protects your account." }}
                         </p>
                     </div>
                     <span class=if me.two_factor_enabled { "badge ok" } else { "badge warn" }>
                         {if me.two_factor_enabled { "On" } else { "Off" }}
                     </span>
+                    <a class="button" href="/security">"Manage"</a>
                 </li>
             </ul>
         </section>

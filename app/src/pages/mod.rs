@@ -1,9 +1,14 @@
 //! One file per page; the pieces they share are here.
 
+pub mod authenticator;
+pub mod backup_codes;
 pub mod home;
 pub mod password;
+pub mod security;
 pub mod setup;
+pub mod setup_two_factor;
 pub mod signin;
+pub mod verify;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

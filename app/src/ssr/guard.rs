@@ -22,13 +22,17 @@ use crate::api;
 use crate::error::AppError;
 
 /// Server functions that need something other than a full session.
-fn endpoints() -> [(&'static str, Access); 5] {
+fn endpoints() -> [(&'static str, Access); 8] {
+    use crate::api_two_factor as tf;
     [
         (<api::SignIn as ServerFn>::PATH, Access::Public),
         (<api::SetupStatus as ServerFn>::PATH, Access::Public),
         (<api::CompleteSetup as ServerFn>::PATH, Access::Public),
         (<api::SignOut as ServerFn>::PATH, Access::AnySession),
         (<api::Me as ServerFn>::PATH, Access::Full),
+        (<tf::SecondStep as ServerFn>::PATH, Access::SecondFactor),
+        (<tf::BeginAuthenticator as ServerFn>::PATH, Access::Enrol),
+        (<tf::ConfirmAuthenticator as ServerFn>::PATH, Access::Enrol),
     ]
 }
 
@@ -47,7 +51,9 @@ pub fn access_for_endpoint(path: &str) -> Access {
 /// Pages that need a session; every other page is public (sign-in, setup, 404).
 pub fn access_for_page(path: &str) -> Access {
     match path {
-        "/" | "/password" => Access::Full,
+        "/" | "/password" | "/security" => Access::Full,
+        "/signin/verify" => Access::SecondFactor,
+        "/setup-2fa" => Access::Setup,
         _ => Access::Public,
     }
 }
@@ -56,8 +62,8 @@ pub fn access_for_page(path: &str) -> Access {
 pub fn home_for(state: SessionState) -> &'static str {
     match state {
         SessionState::Full => "/",
-        // The two-step pages arrive with second factors; until then both start over.
-        SessionState::NeedsSecondFactor | SessionState::NeedsSetup => "/signin",
+        SessionState::NeedsSecondFactor => "/signin/verify",
+        SessionState::NeedsSetup => "/setup-2fa",
     }
 }
 

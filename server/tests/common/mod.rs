@@ -25,6 +25,8 @@ pub struct TestApp {
     pub port: u16,
     pub demo: bool,
     pub transport: Transport,
+    /// Kept across restarts, as the key file would be.
+    pub server_key: tessera_core::secret_box::ServerKey,
 }
 
 impl TestApp {
@@ -58,6 +60,7 @@ impl TestApp {
             port,
             demo,
             transport,
+            server_key: tessera_core::secret_box::ServerKey::generate(),
         };
         app.boot().await;
         app
@@ -70,6 +73,7 @@ impl TestApp {
         leptos.site_addr = ([127, 0, 0, 1], self.port).into();
         ServerConfig {
             core: TesseraConfig {
+                server_key: self.server_key.clone(),
                 database_url: format!("sqlite://{}", self.db_path().display()),
                 hash_cost: HashCost::danger_test_minimum(),
                 max_concurrent_hashes: 4,
@@ -133,6 +137,11 @@ impl TestApp {
                 .unwrap(),
             base: self.url(""),
         }
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        use tessera_core::Clock as _;
+        self.clock.now()
     }
 
     pub fn advance(&self, seconds: i64) {

@@ -5,6 +5,8 @@
 //! all of it or none. Slow work (argon2) never runs inside a transaction: SQLite has one
 //! writer, and nobody should queue behind a password hash.
 
+mod two_factor;
+
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -14,9 +16,12 @@ use crate::audit::{self, AuditEvent, AuditKind};
 use crate::db::Db;
 use crate::mail::{self, Mail};
 use crate::password::{self, HashCost, PasswordHasher, Verified};
+use crate::secret_box::ServerKey;
 use crate::session::{self, Lifetimes, NewSession, Session, SessionState, SessionToken};
 use crate::throttle::{self, Scope};
 use crate::{setup, Clock, CoreError, CoreResult, UnixTime};
+
+pub use two_factor::{FactorAdded, Proof, SecondStepOutcome, TotpEnrolment, TwoFactorStatus};
 
 #[derive(Debug, Clone)]
 pub struct TesseraConfig {
@@ -24,6 +29,8 @@ pub struct TesseraConfig {
     pub hash_cost: HashCost,
     /// At most this many argon2 hashes run at once (each holds ~19 MiB).
     pub max_concurrent_hashes: usize,
+    /// Encrypts TOTP keys at rest.
+    pub server_key: ServerKey,
 }
 
 /// Who is asking, as far as the network can tell.
@@ -65,6 +72,7 @@ pub struct Tessera {
     db: Db,
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
+    server_key: ServerKey,
 }
 
 impl Tessera {
@@ -75,7 +83,12 @@ impl Tessera {
         let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(cost, max))
             .await
             .map_err(|e| CoreError::Internal(e.to_string()))?;
-        Ok(Tessera { db, clock, hasher })
+        Ok(Tessera {
+            db,
+            clock,
+            hasher,
+            server_key: config.server_key.clone(),
+        })
     }
 
     pub fn db(&self) -> &Db {

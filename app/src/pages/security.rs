@@ -1,0 +1,177 @@
+//! My profile → Two-step authentication: status, authenticator app, backup codes, off.
+
+use leptos::prelude::*;
+
+use super::authenticator::AuthenticatorSetupFlow;
+use super::backup_codes::BackupCodesPanel;
+use super::{action_error, ErrorNotice, Page};
+use crate::api_two_factor::{two_factor_status, DisableTwoFactor, RegenerateBackupCodes};
+
+#[derive(Clone, PartialEq)]
+enum Panel {
+    Overview,
+    AddAuthenticator,
+    ShowCodes(Vec<String>),
+    Regenerate,
+    TurnOff,
+}
+
+#[component]
+pub fn SecurityPage() -> impl IntoView {
+    let panel = RwSignal::new(Panel::Overview);
+    let status = Resource::new(
+        move || matches!(panel.get(), Panel::Overview),
+        |_| two_factor_status(),
+    );
+    let back = Callback::new(move |_| panel.set(Panel::Overview));
+
+    view! {
+        <Page title="Two-step authentication">
+            <section class="card" aria-labelledby="tf-heading">
+                <div class="card-head">
+                    <h1 id="tf-heading">"Two-step authentication"</h1>
+                    <a href="/">"Back to your account"</a>
+                </div>
+                {move || match panel.get() {
+                    Panel::Overview => view! {
+                        <Suspense fallback=|| view! { <p role="status">"Loading…"</p> }>
+                            {move || status.get().map(|r| match r {
+                                Ok(info) => view! { <Overview info panel/> }.into_any(),
+                                Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
+                            })}
+                        </Suspense>
+                    }.into_any(),
+                    Panel::AddAuthenticator => view! {
+                        <h2>"Add an authenticator app"</h2>
+                        <AuthenticatorSetupFlow ask_password=true on_added=move |added: crate::api_two_factor::AuthenticatorAdded| {
+                            panel.set(match added.backup_codes {
+                                Some(codes) => Panel::ShowCodes(codes),
+                                None => Panel::Overview,
+                            });
+                        }/>
+                        <button type="button" class="link" on:click=move |_| back.run(())>"Cancel"</button>
+                    }.into_any(),
+                    Panel::ShowCodes(codes) => view! { <BackupCodesPanel codes on_done=back/> }.into_any(),
+                    Panel::Regenerate => view! { <Regenerate panel/> }.into_any(),
+                    Panel::TurnOff => view! { <TurnOff panel/> }.into_any(),
+                }}
+            </section>
+        </Page>
+    }
+}
+
+#[component]
+fn Overview(info: crate::api_two_factor::TwoFactorInfo, panel: RwSignal<Panel>) -> impl IntoView {
+    let on = info.enabled;
+    view! {
+        <p id="tf-status" class=if on { "notice notice-ok" } else { "notice notice-info" }>
+            {if on { "Two-step authentication is on." } else { "Two-step authentication is off. Add a method to protect your account with more than a password." }}
+        </p>
+        <ul class="rows">
+            <li>
+                <div>
+                    <strong>"Authenticator app"</strong>
+                    <p class="hint" id="authenticator-status">
+                        {match &info.authenticator_added {
+                            Some(added) => format!(
+                                "Added {added}. {}",
+                                info.authenticator_last_used.as_ref().map(|u| format!("Last used {u}.")).unwrap_or_else(|| "Not used yet.".into())
+                            ),
+                            None => "Not set up.".to_string(),
+                        }}
+                    </p>
+                </div>
+                <button type="button" class="button" on:click=move |_| panel.set(Panel::AddAuthenticator)>
+                    {if info.authenticator_added.is_some() { "Replace" } else { "Add" }}
+                </button>
+            </li>
+            <Show when=move || on>
+                <li>
+                    <div>
+                        <strong>"Backup codes"</strong>
+                        <p class="hint" id="codes-left">{format!("{} unused", info.backup_codes_left)}</p>
+                        <Show when=move || info.backup_codes_low>
+                            <p class="notice notice-error" role="status">
+                                "You are running out of backup codes. Create new ones."
+                            </p>
+                        </Show>
+                    </div>
+                    <button type="button" class="button" on:click=move |_| panel.set(Panel::Regenerate)>
+                        "Create new codes"
+                    </button>
+                </li>
+            </Show>
+        </ul>
+        <Show when=move || on>
+            {if info.organisation_requires {
+                view! { <p class="hint">"Your organisation requires two-step authentication, so it cannot be turned off."</p> }.into_any()
+            } else {
+                view! { <button type="button" class="button danger" on:click=move |_| panel.set(Panel::TurnOff)>"Turn off two-step authentication"</button> }.into_any()
+            }}
+        </Show>
+    }
+}
+
+#[component]
+fn Regenerate(panel: RwSignal<Panel>) -> impl IntoView {
+    let password = RwSignal::new(String::new());
+    let action = ServerAction::<RegenerateBackupCodes>::new();
+    let error = action_error(action);
+    Effect::new(move || {
+        if let Some(Ok(codes)) = action.value().get() {
+            panel.set(Panel::ShowCodes(codes));
+        }
+    });
+    view! {
+        <h2>"Create new backup codes"</h2>
+        <p>"Your current backup codes will stop working at once."</p>
+        <form on:submit=move |ev| {
+            ev.prevent_default();
+            action.dispatch(RegenerateBackupCodes { password: password.get_untracked() });
+        } novalidate>
+            <ErrorNotice error/>
+            <div class="field">
+                <label for="regen-password">"Your current password"</label>
+                <input id="regen-password" type="password" autocomplete="current-password" required bind:value=password/>
+            </div>
+            <div class="actions">
+                <button type="submit" class="button primary" disabled=move || action.pending().get()>
+                    {move || if action.pending().get() { "Creating…" } else { "Create new codes" }}
+                </button>
+                <button type="button" class="link" on:click=move |_| panel.set(Panel::Overview)>"Cancel"</button>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn TurnOff(panel: RwSignal<Panel>) -> impl IntoView {
+    let password = RwSignal::new(String::new());
+    let action = ServerAction::<DisableTwoFactor>::new();
+    let error = action_error(action);
+    Effect::new(move || {
+        if let Some(Ok(())) = action.value().get() {
+            panel.set(Panel::Overview);
+        }
+    });
+    view! {
+        <h2>"Turn off two-step authentication"</h2>
+        <p>"Your authenticator app and backup codes will be removed. Only your password will protect your account."</p>
+        <form on:submit=move |ev| {
+            ev.prevent_default();
+            action.dispatch(DisableTwoFactor { password: password.get_untracked() });
+        } novalidate>
+            <ErrorNotice error/>
+            <div class="field">
+                <label for="off-password">"Your current password"</label>
+                <input id="off-password" type="password" autocomplete="current-password" required bind:value=password/>
+            </div>
+            <div class="actions">
+                <button type="submit" class="button danger" disabled=move || action.pending().get()>
+                    {move || if action.pending().get() { "Turning off…" } else { "Turn off" }}
+                </button>
+                <button type="button" class="link" on:click=move |_| panel.set(Panel::Overview)>"Cancel"</button>
+            </div>
+        </form>
+    }
+}

@@ -1,0 +1,456 @@
+//! Second factors: setting up an authenticator app, backup codes, the second sign-in step,
+//! and turning two-step authentication off.
+//!
+//! Like every flow, each change is one transaction with its audit record and its mail;
+//! hashing happens before the transaction opens.
+
+use uuid::Uuid;
+
+use super::{Caller, ClientInfo, Tessera};
+use crate::accounts::User;
+use crate::audit::{self, AuditEvent, AuditKind};
+use crate::backup_codes::{self, BackupCode};
+use crate::mail::{self, Mail};
+use crate::password::Verified;
+use crate::second_factor as store;
+use crate::session::{self, SessionState, SessionToken};
+use crate::throttle::{self, Scope};
+use crate::totp::TotpKey;
+use crate::{CoreError, CoreResult, UnixTime};
+
+/// What the page shows while an app is being set up. Shown once; never stored in clear.
+#[derive(Debug, Clone)]
+pub struct TotpEnrolment {
+    pub qr_png_base64: String,
+    pub key_grouped: String,
+    pub otpauth_url: String,
+}
+
+/// How the user proves the second step.
+#[derive(Debug, Clone)]
+pub enum Proof {
+    AuthenticatorCode(String),
+    BackupCode(String),
+}
+
+/// The user's second factors, for the status panel.
+#[derive(Debug, Clone)]
+pub struct TwoFactorStatus {
+    pub enabled: bool,
+    pub authenticator_added_at: Option<UnixTime>,
+    pub authenticator_last_used_at: Option<UnixTime>,
+    pub backup_codes_left: i64,
+}
+
+/// After the second step: the new (full) session, and how many backup codes remain if
+/// one was used.
+#[derive(Debug)]
+pub struct SecondStepOutcome {
+    pub token: SessionToken,
+    pub backup_codes_left: Option<i64>,
+}
+
+/// After a change that can turn 2FA on: the backup codes to show, once.
+#[derive(Debug)]
+pub struct FactorAdded {
+    pub backup_codes: Option<Vec<BackupCode>>,
+    /// A setup-wizard session was made full (its cookie must be replaced).
+    pub new_session: Option<SessionToken>,
+}
+
+/// Failed second steps in a row after which the user is told someone knows the password.
+const WARN_AFTER_FAILURES: i64 = 3;
+
+impl Tessera {
+    pub async fn two_factor_status(&self, user: &User) -> CoreResult<TwoFactorStatus> {
+        let mut conn = self.db.pool().acquire().await?;
+        let totp = store::totp(&mut conn, user.id).await?;
+        Ok(TwoFactorStatus {
+            enabled: user.two_factor_enabled,
+            authenticator_added_at: totp.as_ref().map(|t| t.created_at),
+            authenticator_last_used_at: totp.and_then(|t| t.last_used_at),
+            backup_codes_left: store::unused_backup_codes(&mut conn, user.id).await?,
+        })
+    }
+
+    /// Starts setting up an authenticator app (password required). The app is not usable
+    /// until [`Tessera::confirm_totp`] sees a code from it.
+    pub async fn begin_totp(
+        &self,
+        caller: &Caller,
+        password: &str,
+        client: &ClientInfo,
+    ) -> CoreResult<TotpEnrolment> {
+        if caller.session.state == SessionState::Full {
+            self.confirm_password(caller, password, client).await?;
+        }
+        let key = TotpKey::generate();
+        let issuer = &caller.organisation.name;
+        let account = caller.user.email.as_str();
+        let enrolment = TotpEnrolment {
+            qr_png_base64: key.qr_png_base64(issuer, account)?,
+            key_grouped: key.grouped(),
+            otpauth_url: key.otpauth_url(issuer, account)?,
+        };
+        let sealed = self
+            .server_key
+            .seal(key.as_bytes(), &caller.user.id.to_string());
+        let mut tx = self.db.write().await?;
+        store::begin_totp_enrolment(&mut tx, caller.user.id, &sealed, self.now()).await?;
+        tx.commit().await?;
+        Ok(enrolment)
+    }
+
+    /// Confirms the app being set up with a current code. The first factor turns 2FA on
+    /// and issues backup codes; in the setup wizard it also completes sign-in.
+    pub async fn confirm_totp(
+        &self,
+        caller: &Caller,
+        code: &str,
+        client: &ClientInfo,
+    ) -> CoreResult<FactorAdded> {
+        let user = &caller.user;
+        let now = self.now();
+        let sealed = {
+            let mut conn = self.db.pool().acquire().await?;
+            store::totp_enrolment(&mut conn, user.id, now).await?
+        }
+        .ok_or_else(|| {
+            CoreError::invalid("code", "The setup has expired. Start adding the app again.")
+        })?;
+        let key = TotpKey::from_bytes(self.server_key.open(&sealed, &user.id.to_string())?)?;
+        let step = key.accept(code, now, -1).ok_or_else(|| {
+            CoreError::invalid(
+                "code",
+                "That code does not match. Check the app shows Tessera and type the current code.",
+            )
+        })?;
+        let first_factor = !user.two_factor_enabled;
+        let codes = if first_factor {
+            Some(self.hash_backup_codes().await?)
+        } else {
+            None
+        };
+
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        store::confirm_totp(&mut tx, user.id, &sealed, step, now).await?;
+        if let Some((_, hashed)) = &codes {
+            store::replace_backup_codes(&mut tx, user.id, hashed, now).await?;
+            set_two_factor(&mut tx, user.id, true).await?;
+        }
+        let new_session = match caller.session.state.after_setup() {
+            Some(state) => Some(session::rotate(&mut tx, &caller.session, state, now).await?),
+            None => None,
+        };
+        audit::record(
+            &mut tx,
+            event(AuditKind::AuthenticatorAdded, caller, client).detail(if first_factor {
+                "two-step authentication turned on; 10 backup codes issued"
+            } else {
+                "authenticator app replaced"
+            }),
+            now,
+        )
+        .await?;
+        mail::enqueue(
+            &mut tx,
+            &notice(
+                user,
+                "An authenticator app was added to your Tessera account",
+                &format!(
+                    "An authenticator app was set up for two-step sign-in on your account on {} from {}.",
+                    crate::clock::format_utc(now),
+                    client.addr
+                ),
+            ),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(FactorAdded {
+            backup_codes: codes.map(|(plain, _)| plain),
+            new_session,
+        })
+    }
+
+    /// The second sign-in step. Failures of every method count together against the
+    /// account, before the proof is checked, and survive restarts and new sign-ins.
+    pub async fn second_step(
+        &self,
+        caller: &Caller,
+        proof: Proof,
+        client: &ClientInfo,
+    ) -> CoreResult<SecondStepOutcome> {
+        if caller.session.state != SessionState::NeedsSecondFactor {
+            return Err(CoreError::SessionEnded);
+        }
+        let user = &caller.user;
+        let key = user.id.to_string();
+        let counted = {
+            let mut tx = self.db.write().await?;
+            let n = throttle::begin_attempt(&mut tx, Scope::SecondFactorAccount, &key, self.now())
+                .await?;
+            tx.commit().await?;
+            n
+        };
+        let verified = match &proof {
+            Proof::AuthenticatorCode(code) => {
+                self.check_totp(user.id, code).await?.map(Method::Totp)
+            }
+            Proof::BackupCode(code) => self
+                .check_backup_code(user.id, code)
+                .await?
+                .map(Method::Backup),
+        };
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let Some(method) = verified else {
+            let kind = match proof {
+                Proof::AuthenticatorCode(_) => "authenticator code",
+                Proof::BackupCode(_) => "backup code",
+            };
+            audit::record(
+                &mut tx,
+                event(AuditKind::SecondFactorFailed, caller, client)
+                    .detail(format!("wrong {kind}")),
+                now,
+            )
+            .await?;
+            if counted == WARN_AFTER_FAILURES {
+                mail::enqueue(&mut tx, &password_known_mail(user, now, &client.addr), now).await?;
+            }
+            if counted == throttle::ThrottlePolicy::ACCOUNT.lock_after {
+                audit::record(
+                    &mut tx,
+                    event(AuditKind::AccountLocked, caller, client)
+                        .detail(format!("{counted} failed second steps")),
+                    now,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            return Err(CoreError::invalid(
+                "code",
+                "That code is not right. Try again.",
+            ));
+        };
+        // Only now is the use final: the watermark moves, or the code is spent.
+        let (won, left) = match &method {
+            Method::Totp(step) => (
+                store::advance_totp_watermark(&mut tx, user.id, *step, now).await?,
+                None,
+            ),
+            Method::Backup(lookup) => {
+                let won = store::redeem_backup_code(&mut tx, user.id, lookup, now).await?;
+                (
+                    won,
+                    Some(store::unused_backup_codes(&mut tx, user.id).await?),
+                )
+            }
+        };
+        if !won {
+            // Someone else used the same code a moment ago.
+            drop(tx);
+            return Err(CoreError::invalid(
+                "code",
+                "That code was already used. Wait for the next one.",
+            ));
+        }
+        throttle::clear(&mut tx, Scope::SecondFactorAccount, &key).await?;
+        let token = session::rotate(&mut tx, &caller.session, SessionState::Full, now).await?;
+        let detail = match (&method, left) {
+            (Method::Backup(_), Some(left)) => format!("backup code; {left} left"),
+            _ => "authenticator code".to_string(),
+        };
+        let kind = match method {
+            Method::Totp(_) => AuditKind::SecondFactorSucceeded,
+            Method::Backup(_) => AuditKind::BackupCodeUsed,
+        };
+        audit::record(&mut tx, event(kind, caller, client).detail(detail), now).await?;
+        if let Some(left) = left {
+            mail::enqueue(
+                &mut tx,
+                &notice(
+                    user,
+                    "A backup code was used to sign in to your Tessera account",
+                    &format!(
+                        "A backup code was used to sign in on {} from {}. You have {left} unused code(s) left.{}",
+                        crate::clock::format_utc(now),
+                        client.addr,
+                        if left <= backup_codes::LOW { " Create new ones in your profile soon." } else { "" }
+                    ),
+                ),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(SecondStepOutcome {
+            token,
+            backup_codes_left: left,
+        })
+    }
+
+    /// New backup codes (password required): every old code dies in the same transaction.
+    pub async fn regenerate_backup_codes(
+        &self,
+        caller: &Caller,
+        password: &str,
+        client: &ClientInfo,
+    ) -> CoreResult<Vec<BackupCode>> {
+        if !caller.user.two_factor_enabled {
+            return Err(CoreError::invalid(
+                "two_factor",
+                "Turn on two-step authentication first: backup codes come with it.",
+            ));
+        }
+        self.confirm_password(caller, password, client).await?;
+        let (plain, hashed) = self.hash_backup_codes().await?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        store::replace_backup_codes(&mut tx, caller.user.id, &hashed, now).await?;
+        audit::record(
+            &mut tx,
+            event(AuditKind::BackupCodesRegenerated, caller, client)
+                .detail("10 new codes; old codes revoked"),
+            now,
+        )
+        .await?;
+        mail::enqueue(
+            &mut tx,
+            &notice(
+                &caller.user,
+                "New backup codes were created for your Tessera account",
+                "New backup codes were created; the old ones no longer work.",
+            ),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(plain)
+    }
+
+    /// Turns two-step authentication off (password required): every factor and code goes.
+    /// Refused while the organisation requires it.
+    pub async fn disable_two_factor(
+        &self,
+        caller: &Caller,
+        password: &str,
+        client: &ClientInfo,
+    ) -> CoreResult<()> {
+        if caller.organisation.require_two_factor {
+            return Err(CoreError::invalid(
+                "two_factor",
+                "Your organisation requires two-step authentication, so it cannot be turned off. You can add or replace methods instead.",
+            ));
+        }
+        self.confirm_password(caller, password, client).await?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        store::delete_totp(&mut tx, caller.user.id).await?;
+        store::delete_backup_codes(&mut tx, caller.user.id).await?;
+        set_two_factor(&mut tx, caller.user.id, false).await?;
+        audit::record(
+            &mut tx,
+            event(AuditKind::TwoFactorDisabled, caller, client)
+                .detail("all methods and backup codes removed"),
+            now,
+        )
+        .await?;
+        mail::enqueue(
+            &mut tx,
+            &notice(
+                &caller.user,
+                "Two-step authentication was turned off for your Tessera account",
+                "Two-step authentication was turned off. Only your password now protects your account.",
+            ),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn check_totp(&self, user: Uuid, code: &str) -> CoreResult<Option<i64>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let Some(stored) = store::totp(&mut conn, user).await? else {
+            return Ok(None);
+        };
+        let key = TotpKey::from_bytes(
+            self.server_key
+                .open(&stored.key_sealed, &user.to_string())?,
+        )?;
+        Ok(key.accept(code, self.now(), stored.last_step))
+    }
+
+    async fn check_backup_code(&self, user: Uuid, typed: &str) -> CoreResult<Option<String>> {
+        let Some(code) = BackupCode::parse(typed) else {
+            return Ok(None);
+        };
+        let hash = {
+            let mut conn = self.db.pool().acquire().await?;
+            store::unused_backup_code_hash(&mut conn, user, code.lookup()).await?
+        };
+        // An unknown lookup still costs one hash, so timing does not reveal valid tags.
+        let verified = self.hasher.verify(code.secret(), hash.as_deref()).await?;
+        Ok((verified != Verified::No).then(|| code.lookup().to_string()))
+    }
+
+    async fn hash_backup_codes(&self) -> CoreResult<(Vec<BackupCode>, Vec<(String, String)>)> {
+        let codes = backup_codes::generate_set();
+        let mut hashed = Vec::with_capacity(codes.len());
+        for code in &codes {
+            hashed.push((
+                code.lookup().to_string(),
+                self.hasher.hash(code.secret()).await?,
+            ));
+        }
+        Ok((codes, hashed))
+    }
+}
+
+enum Method {
+    Totp(i64),
+    Backup(String),
+}
+
+fn event<'a>(kind: AuditKind, caller: &'a Caller, client: &'a ClientInfo) -> AuditEvent<'a> {
+    AuditEvent::new(kind)
+        .actor(caller.user.id)
+        .subject(Some(caller.user.id), caller.user.email.as_str())
+        .from_addr(&client.addr)
+}
+
+async fn set_two_factor(conn: &mut sqlx::AnyConnection, user: Uuid, on: bool) -> CoreResult<()> {
+    sqlx::query("UPDATE users SET two_factor_enabled = $1 WHERE id = $2")
+        .bind(on as i64)
+        .bind(user.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+fn notice(user: &User, subject: &str, what: &str) -> Mail {
+    Mail {
+        to: user.email.to_string(),
+        subject: subject.to_string(),
+        body: format!(
+            "Hello {name},\n\n{what}\n\nIf this was not you, contact your administrator now.\n",
+            name = user.display_name
+        ),
+    }
+}
+
+fn password_known_mail(user: &User, at: UnixTime, from: &str) -> Mail {
+    notice(
+        user,
+        "Someone may know your Tessera password",
+        &format!(
+            "Someone signed in to your account with the correct password on {} from {}, then \
+             failed the second step several times. If this was not you, change your password now.",
+            crate::clock::format_utc(at),
+            from
+        ),
+    )
+}

@@ -1,0 +1,396 @@
+//! Second factors over HTTP: the authenticator app (codes computed here by an independent
+//! RFC 6238 implementation, not the server's library), backup codes, the second step, the
+//! setup wizard, and the rules that make them safe under concurrency and restarts.
+
+mod common;
+
+use common::*;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+
+/// RFC 6238 (SHA-1, 6 digits, 30 s) written out here, independent of the server's totp-rs.
+fn totp(key_grouped: &str, at: i64) -> String {
+    let key = data_encoding::BASE32_NOPAD
+        .decode(key_grouped.replace(' ', "").as_bytes())
+        .unwrap();
+    let counter = (at / 30) as u64;
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();
+    mac.update(&counter.to_be_bytes());
+    let hash = mac.finalize().into_bytes();
+    let offset = (hash[19] & 0xf) as usize;
+    let bin = u32::from_be_bytes([
+        hash[offset] & 0x7f,
+        hash[offset + 1],
+        hash[offset + 2],
+        hash[offset + 3],
+    ]);
+    format!("{:06}", bin % 1_000_000)
+}
+
+/// Turns on 2FA for `email` with an authenticator app; returns the key and the codes.
+async fn enrol(app: &TestApp, email: &str, password: &str) -> (String, Vec<String>) {
+    let (_, key, codes) = enrol_with_client(app, email, password).await;
+    (key, codes)
+}
+
+/// The same, also returning the (fully signed-in) client that did it.
+async fn enrol_with_client(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+) -> (Client, String, Vec<String>) {
+    let c = app.client();
+    assert_eq!(c.sign_in(email, password).await.status, 200);
+    let setup = c
+        .call("begin_authenticator", json!({"password": password}))
+        .await;
+    assert_eq!(setup.status, 200, "{setup:?}");
+    assert!(setup.body["qr_data_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+    let key = setup.body["key_grouped"].as_str().unwrap().to_string();
+    let now = app.clock_now();
+    let added = c
+        .call("confirm_authenticator", json!({"code": totp(&key, now)}))
+        .await;
+    assert_eq!(added.status, 200, "{added:?}");
+    let codes: Vec<String> = added.body["backup_codes"]
+        .as_array()
+        .expect("the first factor issues backup codes")
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    (c, key, codes)
+}
+
+/// Signs in with the password only: a half session.
+async fn half(app: &TestApp, email: &str, password: &str) -> Client {
+    let c = app.client();
+    let a = c.sign_in(email, password).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body["next"], "/signin/verify");
+    c
+}
+
+async fn second(c: &Client, method: &str, code: &str) -> Answer {
+    c.call("second_step", json!({"method": method, "code": code}))
+        .await
+}
+
+#[tokio::test]
+async fn authenticator_app_turns_two_factor_on_and_signs_in() {
+    let app = TestApp::demo().await;
+    let (key, codes) = enrol(&app, STAFF, STAFF_PASSWORD).await;
+    assert_eq!(codes.len(), 10);
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.len() == 19 && c.split('-').count() == 4),
+        "{codes:?}"
+    );
+    let stored: Vec<String> = sqlx::query_scalar("SELECT code_hash FROM backup_codes")
+        .fetch_all(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    assert!(stored.iter().all(|h| h.starts_with("$argon2id$")));
+    assert!(
+        codes
+            .iter()
+            .all(|c| stored.iter().all(|h| !h.contains(&c[5..]))),
+        "only hashes stored"
+    );
+    let sealed: String = sqlx::query_scalar("SELECT key_sealed FROM totp_credentials")
+        .fetch_one(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    assert!(
+        !sealed.contains(&key.replace(' ', "")),
+        "the key is encrypted at rest"
+    );
+
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    assert_eq!(c.me().await.status, 403, "a half session is not signed in");
+    // The code that confirmed the app cannot sign in: its step is spent.
+    let now = app.clock_now();
+    assert_eq!(
+        second(&c, "authenticator", &totp(&key, now)).await.status,
+        422
+    );
+    app.advance(30);
+    let spaced = {
+        let code = totp(&key, app.clock_now());
+        format!("{} {}", &code[..3], &code[3..])
+    };
+    let ok = second(&c, "authenticator", &spaced).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(
+        session_cookie(&ok.set_cookie).is_some(),
+        "the session id rotates"
+    );
+    assert_eq!(c.me().await.status, 200);
+    app.wait_for_mail(&["An authenticator app was added", STAFF])
+        .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn drift_window_and_replay() {
+    let app = TestApp::demo().await;
+    let (key, _) = enrol(&app, STAFF, STAFF_PASSWORD).await;
+    app.advance(120);
+    let now = app.clock_now();
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    assert_eq!(
+        second(&c, "authenticator", &totp(&key, now - 60))
+            .await
+            .status,
+        422,
+        "T-2"
+    );
+    assert_eq!(
+        second(&c, "authenticator", &totp(&key, now + 60))
+            .await
+            .status,
+        422,
+        "T+2"
+    );
+    assert_eq!(
+        second(&c, "authenticator", &totp(&key, now - 30))
+            .await
+            .status,
+        200,
+        "T-1"
+    );
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    assert_eq!(
+        second(&c, "authenticator", &totp(&key, now - 30))
+            .await
+            .status,
+        422,
+        "replay"
+    );
+    assert_eq!(
+        second(&c, "authenticator", &totp(&key, now)).await.status,
+        200,
+        "T after T-1"
+    );
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    assert_eq!(
+        second(&c, "authenticator", &totp(&key, now + 30))
+            .await
+            .status,
+        200,
+        "T+1"
+    );
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    assert_eq!(
+        second(&c, "authenticator", &totp(&key, now)).await.status,
+        422,
+        "older step after T+1"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_parallel_sign_ins_with_one_code_let_exactly_one_in() {
+    let app = TestApp::demo().await;
+    let (key, _) = enrol(&app, STAFF, STAFF_PASSWORD).await;
+    app.advance(60);
+    let mut clients = Vec::new();
+    for _ in 0..50 {
+        clients.push(half(&app, STAFF, STAFF_PASSWORD).await);
+    }
+    let code = totp(&key, app.clock_now());
+    let answers =
+        futures::future::join_all(clients.iter().map(|c| second(c, "authenticator", &code))).await;
+    let wins = answers.iter().filter(|a| a.status == 200).count();
+    assert_eq!(
+        wins,
+        1,
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn backup_codes_work_once_even_in_parallel_and_regenerating_kills_them() {
+    let app = TestApp::demo().await;
+    let (_, codes) = enrol(&app, STAFF, STAFF_PASSWORD).await;
+    let mut clients = Vec::new();
+    for _ in 0..100 {
+        clients.push(half(&app, STAFF, STAFF_PASSWORD).await);
+    }
+    let answers =
+        futures::future::join_all(clients.iter().map(|c| second(c, "backup_code", &codes[0])))
+            .await;
+    assert_eq!(answers.iter().filter(|a| a.status == 200).count(), 1);
+    let winner = clients
+        .iter()
+        .zip(&answers)
+        .find(|(_, a)| a.status == 200)
+        .unwrap()
+        .0;
+    let status = winner.call("two_factor_status", json!({})).await;
+    assert_eq!(status.body["backup_codes_left"], 9);
+    app.wait_for_mail(&["A backup code was used", "9 unused"])
+        .await;
+
+    // Regenerating needs the password, and kills every old code at once.
+    let wrong = winner
+        .call(
+            "regenerate_backup_codes",
+            json!({"password": "not it at all"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 403);
+    let fresh = winner
+        .call(
+            "regenerate_backup_codes",
+            json!({"password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(fresh.status, 200, "{fresh:?}");
+    let fresh: Vec<String> = serde_json::from_value(fresh.body).unwrap();
+    assert_eq!(fresh.len(), 10);
+    app.advance(31 * 60); // past any delay from the parallel attempts above
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    assert_eq!(
+        second(&c, "backup_code", &codes[1]).await.status,
+        422,
+        "old codes are dead"
+    );
+    // The race's losers and the dead code were counted as failures: wait out the delay.
+    app.advance(60);
+    assert_eq!(
+        second(&c, "backup_code", &fresh[0].to_lowercase())
+            .await
+            .status,
+        200
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn second_step_failures_lock_across_new_sign_ins_and_restarts() {
+    let mut app = TestApp::demo().await;
+    let (key, _) = enrol(&app, STAFF, STAFF_PASSWORD).await;
+    for _ in 0..10 {
+        // A new sign-in each time: the counter belongs to the account, not the session.
+        let c = half(&app, STAFF, STAFF_PASSWORD).await;
+        let mut a = second(&c, "authenticator", "000000").await;
+        while a.status == 429 {
+            app.advance(a.body["retry_after_secs"].as_i64().unwrap());
+            a = second(&c, "authenticator", "000000").await;
+        }
+        assert_eq!(a.status, 422);
+    }
+    app.wait_for_mail(&["Someone may know your Tessera password", STAFF])
+        .await;
+    app.restart().await;
+    app.advance(60);
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    let code = totp(&key, app.clock_now());
+    assert_eq!(
+        second(&c, "authenticator", &code).await.status,
+        429,
+        "locked after a restart"
+    );
+    app.advance(15 * 60);
+    // The half session has expired meanwhile (it lives 10 minutes): sign in again.
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    let code = totp(&key, app.clock_now());
+    assert_eq!(second(&c, "authenticator", &code).await.status, 200);
+    app.stop().await;
+}
+
+/// A half session calls every server function: only the second step and sign-out are
+/// open to it. The list comes from the router's registry.
+#[tokio::test]
+async fn a_half_session_can_call_nothing_but_the_second_step() {
+    let app = TestApp::demo().await;
+    enrol(&app, STAFF, STAFF_PASSWORD).await;
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    for path in app::ssr::guard::registered_endpoints() {
+        use tessera_core::session::Access;
+        let access = app::ssr::guard::access_for_endpoint(&path);
+        if matches!(
+            access,
+            Access::Public | Access::SecondFactor | Access::AnySession
+        ) {
+            continue;
+        }
+        let a = c.call(path.trim_start_matches("/api/"), json!({})).await;
+        assert_eq!(a.status, 403, "{path} answered {a:?} to a half session");
+    }
+    assert_eq!(c.get("/").await.headers()["location"], "/signin/verify");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn required_two_factor_sends_users_to_the_wizard_and_cannot_be_turned_off() {
+    let app = TestApp::demo().await;
+    sqlx::query("UPDATE organisation SET require_two_factor = 1")
+        .execute(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    let c = app.client();
+    let signed = c.sign_in(STAFF, STAFF_PASSWORD).await;
+    assert_eq!(signed.body["next"], "/setup-2fa");
+    assert_eq!(c.me().await.status, 403);
+    assert_eq!(c.get("/").await.headers()["location"], "/setup-2fa");
+    // The wizard needs no second password: it was just typed.
+    let setup = c.call("begin_authenticator", json!({"password": ""})).await;
+    assert_eq!(setup.status, 200, "{setup:?}");
+    let key = setup.body["key_grouped"].as_str().unwrap().to_string();
+    let done = c
+        .call(
+            "confirm_authenticator",
+            json!({"code": totp(&key, app.clock_now())}),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{done:?}");
+    assert_eq!(done.body["next"], "/");
+    assert!(session_cookie(&done.set_cookie).is_some());
+    assert_eq!(c.me().await.status, 200, "setup done: fully signed in");
+
+    let off = c
+        .call("disable_two_factor", json!({"password": STAFF_PASSWORD}))
+        .await;
+    assert_eq!(off.status, 422);
+    assert!(off.body["message"].as_str().unwrap().contains("requires"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn turning_two_factor_off_needs_the_password_and_removes_everything() {
+    let app = TestApp::demo().await;
+    let (c, _, _) = enrol_with_client(&app, STAFF, STAFF_PASSWORD).await;
+    let wrong = c
+        .call("disable_two_factor", json!({"password": "nope nope nope"}))
+        .await;
+    assert_eq!(wrong.status, 403);
+    assert_eq!(
+        c.call("two_factor_status", json!({})).await.body["enabled"],
+        true
+    );
+    let off = c
+        .call("disable_two_factor", json!({"password": STAFF_PASSWORD}))
+        .await;
+    assert_eq!(off.status, 200, "{off:?}");
+    let status = c.call("two_factor_status", json!({})).await;
+    assert_eq!(status.body["enabled"], false);
+    assert_eq!(status.body["backup_codes_left"], 0);
+    assert_eq!(status.body["authenticator_added"], serde_json::Value::Null);
+    let again = app.client().sign_in(STAFF, STAFF_PASSWORD).await;
+    assert_eq!(again.body["next"], "/", "no second step any more");
+    let kinds = app.audit_kinds().await;
+    assert!(
+        kinds.contains(&"two_factor_disabled".to_string()),
+        "{kinds:?}"
+    );
+    app.wait_for_mail(&["Two-step authentication was turned off", STAFF])
+        .await;
+    app.stop().await;
+}
