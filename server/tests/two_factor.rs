@@ -394,3 +394,44 @@ async fn turning_two_factor_off_needs_the_password_and_removes_everything() {
         .await;
     app.stop().await;
 }
+
+/// Junk in the second step: a clear 4xx every time, never a 500, and the server keeps serving.
+#[tokio::test]
+async fn second_step_junk_gets_a_clear_4xx() {
+    let app = TestApp::demo().await;
+    let (key, _) = enrol(&app, STAFF, STAFF_PASSWORD).await;
+    let mut c = half(&app, STAFF, STAFF_PASSWORD).await;
+    let big = "9".repeat(10 * 1024);
+    let bodies = [
+        json!({"method": "authenticator", "code": ""}).to_string(),
+        json!({"method": "authenticator", "code": "12"}).to_string(),
+        json!({"method": "authenticator", "code": big}).to_string(),
+        json!({"method": "backup_code", "code": "'; DROP TABLE backup_codes; --"}).to_string(),
+        json!({"method": "backup_code", "code": "<script>alert(1)</script>"}).to_string(),
+        json!({"method": "authenticator", "code": 123456}).to_string(),
+        json!({"method": "authenticator", "code": null}).to_string(),
+        json!({"method": "authenticator", "code": ["123456"]}).to_string(),
+        json!({"method": "sms", "code": "123456"}).to_string(),
+        json!({"method": "authenticator", "code": "123456", "user": ADMIN}).to_string(),
+        "[]".to_string(),
+    ];
+    for body in bodies {
+        let mut a = c.raw("second_step", body.clone()).await;
+        while a.status == 429 || a.status == 401 {
+            if a.status == 429 {
+                app.advance(a.body["retry_after_secs"].as_i64().unwrap());
+            }
+            // Waiting out a lock outlives the half session: sign in again.
+            c = half(&app, STAFF, STAFF_PASSWORD).await;
+            a = c.raw("second_step", body.clone()).await;
+        }
+        assert!((400..500).contains(&a.status), "{body:.60} → {a:?}");
+        assert!(a.body.get("error").is_some(), "{body:.60} → {a:?}");
+    }
+    // The account is locked by now or close to it; after the lock the right code still works.
+    app.advance(24 * 60 * 60);
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    let ok = second(&c, "authenticator", &totp(&key, app.clock_now())).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    app.stop().await;
+}

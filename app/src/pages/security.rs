@@ -114,9 +114,7 @@ fn Overview(info: crate::api_two_factor::TwoFactorInfo, panel: RwSignal<Panel>) 
 
 #[component]
 fn Regenerate(panel: RwSignal<Panel>) -> impl IntoView {
-    let password = RwSignal::new(String::new());
     let action = ServerAction::<RegenerateBackupCodes>::new();
-    let error = action_error(action);
     Effect::new(move || {
         if let Some(Ok(codes)) = action.value().get() {
             panel.set(Panel::ShowCodes(codes));
@@ -125,30 +123,16 @@ fn Regenerate(panel: RwSignal<Panel>) -> impl IntoView {
     view! {
         <h2>"Create new backup codes"</h2>
         <p>"Your current backup codes will stop working at once."</p>
-        <form on:submit=move |ev| {
-            ev.prevent_default();
-            action.dispatch(RegenerateBackupCodes { password: password.get_untracked() });
-        } novalidate>
-            <ErrorNotice error/>
-            <div class="field">
-                <label for="regen-password">"Your current password"</label>
-                <input id="regen-password" type="password" autocomplete="current-password" required bind:value=password/>
-            </div>
-            <div class="actions">
-                <button type="submit" class="button primary" disabled=move || action.pending().get()>
-                    {move || if action.pending().get() { "Creating…" } else { "Create new codes" }}
-                </button>
-                <button type="button" class="link" on:click=move |_| panel.set(Panel::Overview)>"Cancel"</button>
-            </div>
-        </form>
+        <StepUpForm id="regen-password" submit="Create new codes" pending="Creating…" danger=false
+            error=action_error(action) busy=action.pending().into()
+            on_password=move |password| { action.dispatch(RegenerateBackupCodes { password }); }
+            on_cancel=move |_| panel.set(Panel::Overview)/>
     }
 }
 
 #[component]
 fn TurnOff(panel: RwSignal<Panel>) -> impl IntoView {
-    let password = RwSignal::new(String::new());
     let action = ServerAction::<DisableTwoFactor>::new();
-    let error = action_error(action);
     Effect::new(move || {
         if let Some(Ok(())) = action.value().get() {
             panel.set(Panel::Overview);
@@ -157,20 +141,42 @@ fn TurnOff(panel: RwSignal<Panel>) -> impl IntoView {
     view! {
         <h2>"Turn off two-step authentication"</h2>
         <p>"Your authenticator app and backup codes will be removed. Only your password will protect your account."</p>
+        <StepUpForm id="off-password" submit="Turn off" pending="Turning off…" danger=true
+            error=action_error(action) busy=action.pending().into()
+            on_password=move |password| { action.dispatch(DisableTwoFactor { password }); }
+            on_cancel=move |_| panel.set(Panel::Overview)/>
+    }
+}
+
+/// A sensitive change asks for the current password first (step-up); this is that form.
+#[component]
+fn StepUpForm(
+    id: &'static str,
+    submit: &'static str,
+    pending: &'static str,
+    danger: bool,
+    error: Signal<Option<crate::error::AppError>>,
+    busy: Signal<bool>,
+    #[prop(into)] on_password: Callback<String>,
+    #[prop(into)] on_cancel: Callback<()>,
+) -> impl IntoView {
+    let password = RwSignal::new(String::new());
+    view! {
         <form on:submit=move |ev| {
             ev.prevent_default();
-            action.dispatch(DisableTwoFactor { password: password.get_untracked() });
+            on_password.run(password.get_untracked());
         } novalidate>
             <ErrorNotice error/>
             <div class="field">
-                <label for="off-password">"Your current password"</label>
-                <input id="off-password" type="password" autocomplete="current-password" required bind:value=password/>
+                <label for=id>"Your current password"</label>
+                <input id=id type="password" autocomplete="current-password" required bind:value=password/>
             </div>
             <div class="actions">
-                <button type="submit" class="button danger" disabled=move || action.pending().get()>
-                    {move || if action.pending().get() { "Turning off…" } else { "Turn off" }}
+                <button type="submit" class=if danger { "button danger" } else { "button primary" }
+                    disabled=move || busy.get()>
+                    {move || if busy.get() { pending } else { submit }}
                 </button>
-                <button type="button" class="link" on:click=move |_| panel.set(Panel::Overview)>"Cancel"</button>
+                <button type="button" class="link" on:click=move |_| on_cancel.run(())>"Cancel"</button>
             </div>
         </form>
     }

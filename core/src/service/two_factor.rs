@@ -143,31 +143,26 @@ impl Tessera {
             Some(state) => Some(session::rotate(&mut tx, &caller.session, state, now).await?),
             None => None,
         };
-        audit::record(
-            &mut tx,
+        let what = format!(
+            "An authenticator app was set up for two-step sign-in on your account on {} from {}.",
+            crate::clock::format_utc(now),
+            client.addr
+        );
+        self.record_and_tell(
+            tx,
             event(AuditKind::AuthenticatorAdded, caller, client).detail(if first_factor {
                 "two-step authentication turned on; 10 backup codes issued"
             } else {
                 "authenticator app replaced"
             }),
-            now,
-        )
-        .await?;
-        mail::enqueue(
-            &mut tx,
-            &notice(
-                user,
+            user,
+            (
                 "An authenticator app was added to your Tessera account",
-                &format!(
-                    "An authenticator app was set up for two-step sign-in on your account on {} from {}.",
-                    crate::clock::format_utc(now),
-                    client.addr
-                ),
+                &what,
             ),
             now,
         )
         .await?;
-        tx.commit().await?;
         Ok(FactorAdded {
             backup_codes: codes.map(|(plain, _)| plain),
             new_session,
@@ -310,24 +305,18 @@ impl Tessera {
         let now = self.now();
         let mut tx = self.db.write().await?;
         store::replace_backup_codes(&mut tx, caller.user.id, &hashed, now).await?;
-        audit::record(
-            &mut tx,
+        self.record_and_tell(
+            tx,
             event(AuditKind::BackupCodesRegenerated, caller, client)
                 .detail("10 new codes; old codes revoked"),
-            now,
-        )
-        .await?;
-        mail::enqueue(
-            &mut tx,
-            &notice(
-                &caller.user,
+            &caller.user,
+            (
                 "New backup codes were created for your Tessera account",
                 "New backup codes were created; the old ones no longer work.",
             ),
             now,
         )
         .await?;
-        tx.commit().await?;
         Ok(plain)
     }
 
@@ -351,24 +340,18 @@ impl Tessera {
         store::delete_totp(&mut tx, caller.user.id).await?;
         store::delete_backup_codes(&mut tx, caller.user.id).await?;
         set_two_factor(&mut tx, caller.user.id, false).await?;
-        audit::record(
-            &mut tx,
+        self.record_and_tell(
+            tx,
             event(AuditKind::TwoFactorDisabled, caller, client)
                 .detail("all methods and backup codes removed"),
-            now,
-        )
-        .await?;
-        mail::enqueue(
-            &mut tx,
-            &notice(
-                &caller.user,
+            &caller.user,
+            (
                 "Two-step authentication was turned off for your Tessera account",
                 "Two-step authentication was turned off. Only your password now protects your account.",
             ),
             now,
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -407,6 +390,24 @@ impl Tessera {
             ));
         }
         Ok((codes, hashed))
+    }
+}
+
+impl Tessera {
+    /// The tail of every change to a user's factors: its audit record and the mail that
+    /// tells the user, in the change's transaction, then the commit.
+    async fn record_and_tell(
+        &self,
+        mut tx: crate::db::Tx,
+        event: AuditEvent<'_>,
+        user: &User,
+        (subject, what): (&str, &str),
+        now: UnixTime,
+    ) -> CoreResult<()> {
+        audit::record(&mut tx, event, now).await?;
+        mail::enqueue(&mut tx, &notice(user, subject, what), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 
