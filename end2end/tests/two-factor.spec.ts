@@ -35,7 +35,8 @@ async function nextStep(page: import('@playwright/test').Page) {
   await page.waitForTimeout(wait);
 }
 
-test.describe.configure({ mode: 'serial' });
+// Two tests wait for the next 30-second TOTP step, so they get more than the default 30 s.
+test.describe.configure({ mode: 'serial', timeout: 90_000 });
 
 let key = '';
 let backupCodes: string[] = [];
