@@ -81,24 +81,47 @@ pub async fn confirm_authenticator(code: String) -> Result<AuthenticatorAdded, A
         .confirm_totp(&caller, &code, &crate::ssr::client_info())
         .await
         .map_err(crate::ssr::map_core)?;
+    Ok(added_response(&state, added))
+}
+
+/// What the page learns after a factor was added; a wizard session gets its new cookie.
+#[cfg(feature = "ssr")]
+pub(crate) fn added_response(
+    state: &crate::ssr::AppState,
+    added: tessera_core::service::FactorAdded,
+) -> AuthenticatorAdded {
     let next = added.new_session.as_ref().map(|token| {
-        crate::ssr::session_cookie::set(&state, token, None);
+        crate::ssr::session_cookie::set(state, token, None);
         "/".to_string()
     });
-    Ok(AuthenticatorAdded {
+    AuthenticatorAdded {
         backup_codes: added
             .backup_codes
             .map(|codes| codes.iter().map(|c| c.display()).collect()),
         next,
-    })
+    }
+}
+
+/// Runs the second step with `proof`; on success the session cookie is replaced.
+#[cfg(feature = "ssr")]
+pub(crate) async fn finish_second_step(
+    proof: tessera_core::service::Proof,
+) -> Result<SignInResult, AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller()?;
+    let outcome = state
+        .tessera
+        .second_step(&caller, proof, &crate::ssr::client_info())
+        .await
+        .map_err(crate::ssr::map_core)?;
+    crate::ssr::session_cookie::set(&state, &outcome.token, None);
+    Ok(SignInResult { next: "/".into() })
 }
 
 /// The second sign-in step. `method` is `"authenticator"` or `"backup_code"`.
 #[server(prefix = "/api", endpoint = "second_step", input = StrictJson)]
 pub async fn second_step(method: String, code: String) -> Result<SignInResult, AppError> {
     use tessera_core::service::Proof;
-    let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
     let proof = match method.as_str() {
         "authenticator" => Proof::AuthenticatorCode(code),
         "backup_code" => Proof::BackupCode(code),
@@ -108,13 +131,7 @@ pub async fn second_step(method: String, code: String) -> Result<SignInResult, A
             })
         }
     };
-    let outcome = state
-        .tessera
-        .second_step(&caller, proof, &crate::ssr::client_info())
-        .await
-        .map_err(crate::ssr::map_core)?;
-    crate::ssr::session_cookie::set(&state, &outcome.token, None);
-    Ok(SignInResult { next: "/".into() })
+    finish_second_step(proof).await
 }
 
 #[server(prefix = "/api", endpoint = "regenerate_backup_codes", input = StrictJson)]

@@ -27,6 +27,9 @@ pub enum AuditKind {
     BackupCodeUsed,
     BackupCodesRegenerated,
     TwoFactorDisabled,
+    PasskeyAdded,
+    PasskeyRenamed,
+    PasskeyRemoved,
 }
 
 impl AuditKind {
@@ -47,6 +50,9 @@ impl AuditKind {
             AuditKind::BackupCodeUsed => "backup_code_used",
             AuditKind::BackupCodesRegenerated => "backup_codes_regenerated",
             AuditKind::TwoFactorDisabled => "two_factor_disabled",
+            AuditKind::PasskeyAdded => "passkey_added",
+            AuditKind::PasskeyRenamed => "passkey_renamed",
+            AuditKind::PasskeyRemoved => "passkey_removed",
         }
     }
 }

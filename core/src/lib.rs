@@ -14,6 +14,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod mail;
+pub mod passkeys;
 pub mod password;
 pub mod second_factor;
 pub mod secret_box;

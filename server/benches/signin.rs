@@ -38,6 +38,7 @@ async fn main() {
     leptos.site_addr = ([127, 0, 0, 1], port).into();
     let config = ServerConfig {
         core: TesseraConfig {
+            public_origin: format!("http://localhost:{port}"),
             server_key: tessera_core::secret_box::ServerKey::generate(),
             database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
             hash_cost: HashCost::standard(),

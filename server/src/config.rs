@@ -103,6 +103,7 @@ impl Settings {
         Ok(ServerConfig {
             core: TesseraConfig {
                 server_key,
+                public_origin: web.public_origin.clone(),
                 database_url: self.database_url(),
                 hash_cost: HashCost::standard(),
                 max_concurrent_hashes: std::thread::available_parallelism()

@@ -22,7 +22,8 @@ use crate::api;
 use crate::error::AppError;
 
 /// Server functions that need something other than a full session.
-fn endpoints() -> [(&'static str, Access); 8] {
+fn endpoints() -> [(&'static str, Access); 12] {
+    use crate::api_passkeys as pk;
     use crate::api_two_factor as tf;
     [
         (<api::SignIn as ServerFn>::PATH, Access::Public),
@@ -33,6 +34,22 @@ fn endpoints() -> [(&'static str, Access); 8] {
         (<tf::SecondStep as ServerFn>::PATH, Access::SecondFactor),
         (<tf::BeginAuthenticator as ServerFn>::PATH, Access::Enrol),
         (<tf::ConfirmAuthenticator as ServerFn>::PATH, Access::Enrol),
+        (
+            <pk::BeginPasskeyRegistration as ServerFn>::PATH,
+            Access::Enrol,
+        ),
+        (
+            <pk::FinishPasskeyRegistration as ServerFn>::PATH,
+            Access::Enrol,
+        ),
+        (
+            <pk::BeginPasskeySignIn as ServerFn>::PATH,
+            Access::SecondFactor,
+        ),
+        (
+            <pk::SecondStepPasskey as ServerFn>::PATH,
+            Access::SecondFactor,
+        ),
     ]
 }
 

@@ -5,6 +5,7 @@
 //! all of it or none. Slow work (argon2) never runs inside a transaction: SQLite has one
 //! writer, and nobody should queue behind a password hash.
 
+mod passkey_flows;
 mod two_factor;
 
 use std::sync::Arc;
@@ -31,6 +32,9 @@ pub struct TesseraConfig {
     pub max_concurrent_hashes: usize,
     /// Encrypts TOTP keys at rest.
     pub server_key: ServerKey,
+    /// The origin people use (`https://tessera.clinic.org`); its host is the WebAuthn
+    /// relying-party id, so passkeys work only there.
+    pub public_origin: String,
 }
 
 /// Who is asking, as far as the network can tell.
@@ -73,6 +77,7 @@ pub struct Tessera {
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
     server_key: ServerKey,
+    webauthn: Arc<webauthn_rs::Webauthn>,
 }
 
 impl Tessera {
@@ -88,6 +93,7 @@ impl Tessera {
             clock,
             hasher,
             server_key: config.server_key.clone(),
+            webauthn: Arc::new(relying_party(&config.public_origin)?),
         })
     }
 
@@ -650,6 +656,24 @@ impl Tessera {
         let mut conn = self.db.pool().acquire().await?;
         audit::record(&mut conn, event, self.now()).await
     }
+}
+
+/// The WebAuthn relying party for the public origin: its host is the RP id.
+fn relying_party(origin: &str) -> CoreResult<webauthn_rs::Webauthn> {
+    let url = webauthn_rs::prelude::Url::parse(origin)
+        .map_err(|e| CoreError::invalid("public_url", format!("not a URL: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| CoreError::invalid("public_url", "the public URL needs a host"))?
+        .to_string();
+    webauthn_rs::WebauthnBuilder::new(&host, &url)
+        .and_then(|b| b.rp_name("Tessera").build())
+        .map_err(|e| {
+            CoreError::invalid(
+                "public_url",
+                format!("cannot serve passkeys for {origin}: {e}"),
+            )
+        })
 }
 
 fn validate_organisation_name(input: &str) -> CoreResult<String> {

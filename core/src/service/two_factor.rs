@@ -31,12 +31,18 @@ pub struct TotpEnrolment {
 pub enum Proof {
     AuthenticatorCode(String),
     BackupCode(String),
+    /// A passkey assertion answering the challenge of ceremony `ceremony`.
+    Passkey {
+        ceremony: Uuid,
+        credential: Box<webauthn_rs::prelude::PublicKeyCredential>,
+    },
 }
 
 /// The user's second factors, for the status panel.
 #[derive(Debug, Clone)]
 pub struct TwoFactorStatus {
     pub enabled: bool,
+    pub passkeys: usize,
     pub authenticator_added_at: Option<UnixTime>,
     pub authenticator_last_used_at: Option<UnixTime>,
     pub backup_codes_left: i64,
@@ -65,8 +71,10 @@ impl Tessera {
     pub async fn two_factor_status(&self, user: &User) -> CoreResult<TwoFactorStatus> {
         let mut conn = self.db.pool().acquire().await?;
         let totp = store::totp(&mut conn, user.id).await?;
+        let passkeys = crate::passkeys::list(&mut conn, user.id).await?.len();
         Ok(TwoFactorStatus {
             enabled: user.two_factor_enabled,
+            passkeys,
             authenticator_added_at: totp.as_ref().map(|t| t.created_at),
             authenticator_last_used_at: totp.and_then(|t| t.last_used_at),
             backup_codes_left: store::unused_backup_codes(&mut conn, user.id).await?,
@@ -190,6 +198,13 @@ impl Tessera {
             n
         };
         let verified = match &proof {
+            Proof::Passkey {
+                ceremony,
+                credential,
+            } => self
+                .check_passkey(user.id, *ceremony, credential)
+                .await?
+                .map(|(passkey, backup_state)| Method::Passkey(Box::new(passkey), backup_state)),
             Proof::AuthenticatorCode(code) => {
                 self.check_totp(user.id, code).await?.map(Method::Totp)
             }
@@ -204,6 +219,7 @@ impl Tessera {
             let kind = match proof {
                 Proof::AuthenticatorCode(_) => "authenticator code",
                 Proof::BackupCode(_) => "backup code",
+                Proof::Passkey { .. } => "passkey (refused, cancelled or expired)",
             };
             audit::record(
                 &mut tx,
@@ -236,6 +252,11 @@ impl Tessera {
                 store::advance_totp_watermark(&mut tx, user.id, *step, now).await?,
                 None,
             ),
+            Method::Passkey(passkey, backup_state) => {
+                crate::passkeys::record_use(&mut tx, user.id, passkey, *backup_state, now).await?;
+                // The ceremony was taken when it was checked: it cannot be used twice.
+                (true, None)
+            }
             Method::Backup(lookup) => {
                 let won = store::redeem_backup_code(&mut tx, user.id, lookup, now).await?;
                 (
@@ -256,10 +277,11 @@ impl Tessera {
         let token = session::rotate(&mut tx, &caller.session, SessionState::Full, now).await?;
         let detail = match (&method, left) {
             (Method::Backup(_), Some(left)) => format!("backup code; {left} left"),
+            (Method::Passkey(..), _) => "passkey".to_string(),
             _ => "authenticator code".to_string(),
         };
         let kind = match method {
-            Method::Totp(_) => AuditKind::SecondFactorSucceeded,
+            Method::Totp(_) | Method::Passkey(..) => AuditKind::SecondFactorSucceeded,
             Method::Backup(_) => AuditKind::BackupCodeUsed,
         };
         audit::record(&mut tx, event(kind, caller, client).detail(detail), now).await?;
@@ -339,6 +361,7 @@ impl Tessera {
         let mut tx = self.db.write().await?;
         store::delete_totp(&mut tx, caller.user.id).await?;
         store::delete_backup_codes(&mut tx, caller.user.id).await?;
+        crate::passkeys::delete_all(&mut tx, caller.user.id).await?;
         set_two_factor(&mut tx, caller.user.id, false).await?;
         self.record_and_tell(
             tx,
@@ -380,7 +403,9 @@ impl Tessera {
         Ok((verified != Verified::No).then(|| code.lookup().to_string()))
     }
 
-    async fn hash_backup_codes(&self) -> CoreResult<(Vec<BackupCode>, Vec<(String, String)>)> {
+    pub(super) async fn hash_backup_codes(
+        &self,
+    ) -> CoreResult<(Vec<BackupCode>, Vec<(String, String)>)> {
         let codes = backup_codes::generate_set();
         let mut hashed = Vec::with_capacity(codes.len());
         for code in &codes {
@@ -396,7 +421,7 @@ impl Tessera {
 impl Tessera {
     /// The tail of every change to a user's factors: its audit record and the mail that
     /// tells the user, in the change's transaction, then the commit.
-    async fn record_and_tell(
+    pub(super) async fn record_and_tell(
         &self,
         mut tx: crate::db::Tx,
         event: AuditEvent<'_>,
@@ -414,16 +439,25 @@ impl Tessera {
 enum Method {
     Totp(i64),
     Backup(String),
+    Passkey(Box<webauthn_rs::prelude::Passkey>, bool),
 }
 
-fn event<'a>(kind: AuditKind, caller: &'a Caller, client: &'a ClientInfo) -> AuditEvent<'a> {
+pub(super) fn event<'a>(
+    kind: AuditKind,
+    caller: &'a Caller,
+    client: &'a ClientInfo,
+) -> AuditEvent<'a> {
     AuditEvent::new(kind)
         .actor(caller.user.id)
         .subject(Some(caller.user.id), caller.user.email.as_str())
         .from_addr(&client.addr)
 }
 
-async fn set_two_factor(conn: &mut sqlx::AnyConnection, user: Uuid, on: bool) -> CoreResult<()> {
+pub(super) async fn set_two_factor(
+    conn: &mut sqlx::AnyConnection,
+    user: Uuid,
+    on: bool,
+) -> CoreResult<()> {
     sqlx::query("UPDATE users SET two_factor_enabled = $1 WHERE id = $2")
         .bind(on as i64)
         .bind(user.to_string())

@@ -73,6 +73,7 @@ impl TestApp {
         leptos.site_addr = ([127, 0, 0, 1], self.port).into();
         ServerConfig {
             core: TesseraConfig {
+                public_origin: format!("http://localhost:{}", self.port),
                 server_key: self.server_key.clone(),
                 database_url: format!("sqlite://{}", self.db_path().display()),
                 hash_cost: HashCost::danger_test_minimum(),

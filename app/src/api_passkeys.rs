@@ -1,0 +1,165 @@
+//! Server functions for passkeys. The browser side (the WebAuthn prompt) converts these
+//! webauthn-rs-proto types to and from the browser's own credential objects.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use webauthn_rs_proto::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse,
+};
+
+use crate::api::SignInResult;
+use crate::api_two_factor::AuthenticatorAdded;
+use crate::encoding::StrictJson;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PasskeyInfo {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
+    /// Synced between devices (iCloud Keychain, Google Password Manager …) rather than
+    /// bound to one device, from the credential's backup flags.
+    pub synced: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistrationChallenge {
+    pub ceremony: String,
+    pub options: CreationChallengeResponse,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignInChallenge {
+    pub ceremony: String,
+    pub options: RequestChallengeResponse,
+}
+
+/// Ids in requests are UUIDs; anything else is a malformed request.
+#[cfg(feature = "ssr")]
+fn ceremony_id(text: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(text).map_err(|_| AppError::BadRequest {
+        message: "expected an id".into(),
+    })
+}
+
+#[server(prefix = "/api", endpoint = "list_passkeys", input = StrictJson)]
+pub async fn list_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
+    use tessera_core::clock::format_utc;
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller()?;
+    let passkeys = state
+        .tessera
+        .list_passkeys(caller.user.id)
+        .await
+        .map_err(crate::ssr::map_core)?;
+    Ok(passkeys
+        .into_iter()
+        .map(|p| PasskeyInfo {
+            id: p.id.to_string(),
+            name: p.name,
+            created: format_utc(p.created_at),
+            last_used: p.last_used_at.map(format_utc),
+            synced: p.backup_eligible,
+        })
+        .collect())
+}
+
+#[server(prefix = "/api", endpoint = "begin_passkey_registration", input = StrictJson)]
+pub async fn begin_passkey_registration(
+    name: String,
+    password: String,
+) -> Result<RegistrationChallenge, AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller()?;
+    let (id, options) = state
+        .tessera
+        .begin_passkey_registration(&caller, &name, &password, &crate::ssr::client_info())
+        .await
+        .map_err(crate::ssr::map_core)?;
+    Ok(RegistrationChallenge {
+        ceremony: id.to_string(),
+        options,
+    })
+}
+
+#[server(prefix = "/api", endpoint = "finish_passkey_registration", input = StrictJson)]
+pub async fn finish_passkey_registration(
+    ceremony: String,
+    credential: RegisterPublicKeyCredential,
+) -> Result<AuthenticatorAdded, AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller()?;
+    let added = state
+        .tessera
+        .finish_passkey_registration(
+            &caller,
+            ceremony_id(&ceremony)?,
+            &credential,
+            &crate::ssr::client_info(),
+        )
+        .await
+        .map_err(crate::ssr::map_core)?;
+    Ok(crate::api_two_factor::added_response(&state, added))
+}
+
+#[server(prefix = "/api", endpoint = "begin_passkey_sign_in", input = StrictJson)]
+pub async fn begin_passkey_sign_in() -> Result<SignInChallenge, AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller()?;
+    let (id, options) = state
+        .tessera
+        .begin_passkey_sign_in(&caller)
+        .await
+        .map_err(crate::ssr::map_core)?;
+    Ok(SignInChallenge {
+        ceremony: id.to_string(),
+        options,
+    })
+}
+
+#[server(prefix = "/api", endpoint = "second_step_passkey", input = StrictJson)]
+pub async fn second_step_passkey(
+    ceremony: String,
+    credential: PublicKeyCredential,
+) -> Result<SignInResult, AppError> {
+    use tessera_core::service::Proof;
+    let proof = Proof::Passkey {
+        ceremony: ceremony_id(&ceremony)?,
+        credential: Box::new(credential),
+    };
+    crate::api_two_factor::finish_second_step(proof).await
+}
+
+#[server(prefix = "/api", endpoint = "rename_passkey", input = StrictJson)]
+pub async fn rename_passkey(id: String, name: String) -> Result<(), AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller()?;
+    state
+        .tessera
+        .rename_passkey(
+            &caller,
+            ceremony_id(&id)?,
+            &name,
+            &crate::ssr::client_info(),
+        )
+        .await
+        .map_err(crate::ssr::map_core)
+}
+
+#[server(prefix = "/api", endpoint = "remove_passkey", input = StrictJson)]
+pub async fn remove_passkey(id: String, password: String) -> Result<(), AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller()?;
+    state
+        .tessera
+        .remove_passkey(
+            &caller,
+            ceremony_id(&id)?,
+            &password,
+            &crate::ssr::client_info(),
+        )
+        .await
+        .map_err(crate::ssr::map_core)
+}

@@ -1,0 +1,339 @@
+//! Passkeys: registering one (name + password → the browser's prompt → saved), listing,
+//! renaming and removing them, and the challenge for the second sign-in step.
+//!
+//! webauthn-rs verifies; we keep its ceremony state in the database (single use, five
+//! minutes, bound to the user), require user verification, ask for a discoverable
+//! credential, and exclude the user's existing credentials.
+
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, Credential, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
+};
+use webauthn_rs_proto::ResidentKeyRequirement;
+
+use super::two_factor::{event, set_two_factor, FactorAdded};
+use super::{Caller, ClientInfo, Tessera};
+use crate::audit::AuditKind;
+use crate::passkeys::{self as store, CeremonyKind, StoredPasskey};
+use crate::session::{self, SessionState};
+use crate::{CoreError, CoreResult};
+
+fn internal(e: impl std::fmt::Display) -> CoreError {
+    CoreError::Internal(e.to_string())
+}
+
+fn ceremony_gone() -> CoreError {
+    CoreError::invalid(
+        "passkey",
+        "The passkey prompt expired or was already used. Try again.",
+    )
+}
+
+impl Tessera {
+    pub async fn list_passkeys(&self, user: Uuid) -> CoreResult<Vec<StoredPasskey>> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::list(&mut conn, user).await
+    }
+
+    /// Starts registering a passkey called `name` (password required for a full session).
+    pub async fn begin_passkey_registration(
+        &self,
+        caller: &Caller,
+        name: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> CoreResult<(Uuid, CreationChallengeResponse)> {
+        let name = store::validate_name(name)?;
+        if caller.session.state == SessionState::Full {
+            self.confirm_password(caller, password, client).await?;
+        }
+        let user = &caller.user;
+        let existing = self.list_passkeys(user.id).await?;
+        let exclude = existing
+            .iter()
+            .map(|p| p.passkey.cred_id().clone())
+            .collect();
+        let (mut options, state) = self
+            .webauthn
+            .start_passkey_registration(
+                user.id,
+                user.email.as_str(),
+                &user.display_name,
+                Some(exclude),
+            )
+            .map_err(internal)?;
+        // A discoverable credential, so passkey-only sign-in can come later.
+        if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+            selection.resident_key = Some(ResidentKeyRequirement::Required);
+            selection.require_resident_key = true;
+        }
+        let state = serde_json::to_string(&state).map_err(internal)?;
+        let mut tx = self.db.write().await?;
+        let id = store::save_ceremony(
+            &mut tx,
+            user.id,
+            CeremonyKind::Register,
+            &state,
+            Some(&name),
+            self.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((id, options))
+    }
+
+    /// Finishes a registration. The first factor turns 2FA on and issues backup codes; in
+    /// the setup wizard it also completes sign-in.
+    pub async fn finish_passkey_registration(
+        &self,
+        caller: &Caller,
+        ceremony: Uuid,
+        credential: &RegisterPublicKeyCredential,
+        client: &ClientInfo,
+    ) -> CoreResult<FactorAdded> {
+        let user = &caller.user;
+        let (state, name) = {
+            let mut conn = self.db.pool().acquire().await?;
+            store::take_ceremony(
+                &mut conn,
+                ceremony,
+                user.id,
+                CeremonyKind::Register,
+                self.now(),
+            )
+            .await?
+        }
+        .ok_or_else(ceremony_gone)?;
+        let state: PasskeyRegistration = serde_json::from_str(&state).map_err(internal)?;
+        let passkey = self
+            .webauthn
+            .finish_passkey_registration(credential, &state)
+            .map_err(|e| {
+                tracing::info!(error = ?e, "passkey registration refused");
+                CoreError::invalid("passkey", "The passkey could not be verified. Try again.")
+            })?;
+        let cred: Credential = passkey.clone().into();
+        let name = name.unwrap_or_else(|| "Passkey".into());
+        let first_factor = !user.two_factor_enabled;
+        let codes = if first_factor {
+            Some(self.hash_backup_codes().await?)
+        } else {
+            None
+        };
+
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        store::insert(
+            &mut tx,
+            user.id,
+            &name,
+            &passkey,
+            (cred.backup_eligible, cred.backup_state),
+            now,
+        )
+        .await?;
+        if let Some((_, hashed)) = &codes {
+            crate::second_factor::replace_backup_codes(&mut tx, user.id, hashed, now).await?;
+            set_two_factor(&mut tx, user.id, true).await?;
+        }
+        let new_session = match caller.session.state.after_setup() {
+            Some(state) => Some(session::rotate(&mut tx, &caller.session, state, now).await?),
+            None => None,
+        };
+        let what = format!(
+            "A passkey named \"{name}\" was added to your account on {} from {}.",
+            crate::clock::format_utc(now),
+            client.addr
+        );
+        self.record_and_tell(
+            tx,
+            event(AuditKind::PasskeyAdded, caller, client).detail(format!(
+                "\"{name}\"{}",
+                if first_factor {
+                    "; two-step authentication turned on; 10 backup codes issued"
+                } else {
+                    ""
+                }
+            )),
+            user,
+            (
+                &format!("A passkey named \"{name}\" was added to your Tessera account"),
+                &what,
+            ),
+            now,
+        )
+        .await?;
+        Ok(FactorAdded {
+            backup_codes: codes.map(|(plain, _)| plain),
+            new_session,
+        })
+    }
+
+    /// The challenge for signing in with one of the caller's passkeys (second step).
+    pub async fn begin_passkey_sign_in(
+        &self,
+        caller: &Caller,
+    ) -> CoreResult<(Uuid, RequestChallengeResponse)> {
+        if caller.session.state != SessionState::NeedsSecondFactor {
+            return Err(CoreError::SessionEnded);
+        }
+        let passkeys: Vec<Passkey> = self
+            .list_passkeys(caller.user.id)
+            .await?
+            .into_iter()
+            .map(|p| p.passkey)
+            .collect();
+        if passkeys.is_empty() {
+            return Err(CoreError::invalid(
+                "passkey",
+                "You have no passkey. Use your authenticator app or a backup code.",
+            ));
+        }
+        let (options, state) = self
+            .webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(internal)?;
+        let state = serde_json::to_string(&state).map_err(internal)?;
+        let mut tx = self.db.write().await?;
+        let id = store::save_ceremony(
+            &mut tx,
+            caller.user.id,
+            CeremonyKind::Authenticate,
+            &state,
+            None,
+            self.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((id, options))
+    }
+
+    /// Verifies an assertion against its ceremony (taken, so it cannot be replayed) and
+    /// returns the updated passkey and its backup state, or `None` if it does not verify.
+    pub(super) async fn check_passkey(
+        &self,
+        user: Uuid,
+        ceremony: Uuid,
+        credential: &PublicKeyCredential,
+    ) -> CoreResult<Option<(Passkey, bool)>> {
+        let state = {
+            let mut conn = self.db.pool().acquire().await?;
+            store::take_ceremony(
+                &mut conn,
+                ceremony,
+                user,
+                CeremonyKind::Authenticate,
+                self.now(),
+            )
+            .await?
+        };
+        let Some((state, _)) = state else {
+            return Ok(None);
+        };
+        let state: PasskeyAuthentication = serde_json::from_str(&state).map_err(internal)?;
+        let result = match self
+            .webauthn
+            .finish_passkey_authentication(credential, &state)
+        {
+            Ok(result) => result,
+            Err(e) => {
+                tracing::info!(error = ?e, "passkey assertion refused");
+                return Ok(None);
+            }
+        };
+        let mut stored = self
+            .list_passkeys(user)
+            .await?
+            .into_iter()
+            .find(|p| p.passkey.cred_id() == result.cred_id())
+            .map(|p| p.passkey);
+        Ok(stored.as_mut().map(|p| {
+            p.update_credential(&result);
+            (p.clone(), result.backup_state())
+        }))
+    }
+
+    pub async fn rename_passkey(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        name: &str,
+        client: &ClientInfo,
+    ) -> CoreResult<()> {
+        let name = store::validate_name(name)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        store::rename(&mut tx, caller.user.id, id, &name).await?;
+        crate::audit::record(
+            &mut tx,
+            event(AuditKind::PasskeyRenamed, caller, client).detail(format!("now \"{name}\"")),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes a passkey (password required). Removing the last factor turns two-step
+    /// authentication off, which is refused while the organisation requires it.
+    pub async fn remove_passkey(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        password: &str,
+        client: &ClientInfo,
+    ) -> CoreResult<()> {
+        let user = &caller.user;
+        let passkeys = self.list_passkeys(user.id).await?;
+        if !passkeys.iter().any(|p| p.id == id) {
+            return Err(CoreError::NotFound);
+        }
+        let has_app = self
+            .two_factor_status(user)
+            .await?
+            .authenticator_added_at
+            .is_some();
+        let last = passkeys.len() == 1 && !has_app;
+        if last && caller.organisation.require_two_factor {
+            return Err(CoreError::invalid(
+                "passkey",
+                "This is your only two-step method and your organisation requires one. Add another method first.",
+            ));
+        }
+        self.confirm_password(caller, password, client).await?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let name = store::delete(&mut tx, user.id, id).await?;
+        if last {
+            crate::second_factor::delete_backup_codes(&mut tx, user.id).await?;
+            set_two_factor(&mut tx, user.id, false).await?;
+        }
+        let what = format!(
+            "The passkey \"{name}\" was removed from your account.{}",
+            if last {
+                " It was your last two-step method, so two-step authentication is now off."
+            } else {
+                ""
+            }
+        );
+        self.record_and_tell(
+            tx,
+            event(AuditKind::PasskeyRemoved, caller, client).detail(format!(
+                "\"{name}\"{}",
+                if last {
+                    "; two-step authentication turned off"
+                } else {
+                    ""
+                }
+            )),
+            user,
+            (
+                "A passkey was removed from your Tessera account",
+                &what,
+            ),
+            now,
+        )
+        .await
+    }
+}

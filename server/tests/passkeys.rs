@@ -1,0 +1,342 @@
+//! Passkeys over HTTP with a software authenticator (webauthn-authenticator-rs SoftPasskey)
+//! standing in for Touch ID / Windows Hello: register, sign in, and every way a ceremony
+//! can be misused.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use url::Url;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_rs_proto::{
+    CreationChallengeResponse, RequestChallengeResponse, ResidentKeyRequirement,
+    UserVerificationPolicy,
+};
+
+/// What the browser would do with the options, done by the soft authenticator. It cannot
+/// store discoverable credentials, so that request (asserted by the caller) is dropped here;
+/// `without_uv` plays an authenticator that skips user verification.
+fn soft_register(
+    key: &mut SoftPasskey,
+    at: Url,
+    mut options: CreationChallengeResponse,
+    without_uv: bool,
+) -> webauthn_rs_proto::RegisterPublicKeyCredential {
+    if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+        selection.require_resident_key = false;
+        selection.resident_key = Some(ResidentKeyRequirement::Discouraged);
+        if without_uv {
+            selection.user_verification = UserVerificationPolicy::Discouraged_DO_NOT_USE;
+        }
+    }
+    key.do_registration(at, options)
+        .expect("soft passkey registers")
+}
+
+fn origin(app: &TestApp) -> Url {
+    Url::parse(&app.origin()).unwrap()
+}
+
+/// Registers a passkey named `name` for the signed-in client; returns the finish answer.
+async fn register(app: &TestApp, c: &Client, key: &mut SoftPasskey, name: &str) -> Answer {
+    register_as(app, c, key, name, false).await
+}
+
+async fn register_as(
+    app: &TestApp,
+    c: &Client,
+    key: &mut SoftPasskey,
+    name: &str,
+    without_uv: bool,
+) -> Answer {
+    let begin = c
+        .call(
+            "begin_passkey_registration",
+            json!({"name": name, "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(begin.status, 200, "{begin:?}");
+    let options: CreationChallengeResponse =
+        serde_json::from_value(begin.body["options"].clone()).unwrap();
+    let selection = options.public_key.authenticator_selection.clone().unwrap();
+    assert!(
+        selection.require_resident_key,
+        "a discoverable credential is requested"
+    );
+    assert_eq!(
+        selection.user_verification,
+        UserVerificationPolicy::Required
+    );
+    let credential = soft_register(key, origin(app), options, without_uv);
+    c.call(
+        "finish_passkey_registration",
+        json!({"ceremony": begin.body["ceremony"], "credential": credential}),
+    )
+    .await
+}
+
+/// The second step with a passkey, from a half session.
+async fn passkey_step(app: &TestApp, c: &Client, key: &mut SoftPasskey, at: &Url) -> Answer {
+    let begin = c.call("begin_passkey_sign_in", json!({})).await;
+    assert_eq!(begin.status, 200, "{begin:?}");
+    let options: RequestChallengeResponse =
+        serde_json::from_value(begin.body["options"].clone()).unwrap();
+    let _ = app;
+    match key.do_authentication(at.clone(), options) {
+        Ok(credential) => {
+            c.call(
+                "second_step_passkey",
+                json!({"ceremony": begin.body["ceremony"], "credential": credential}),
+            )
+            .await
+        }
+        Err(e) => panic!("the soft authenticator refused: {e:?}"),
+    }
+}
+
+async fn half(app: &TestApp) -> Client {
+    let c = app.client();
+    let a = c.sign_in(STAFF, STAFF_PASSWORD).await;
+    assert_eq!(a.body["next"], "/signin/verify", "{a:?}");
+    c
+}
+
+#[tokio::test]
+async fn register_a_passkey_then_sign_in_with_it() {
+    let app = TestApp::demo().await;
+    let mut key = SoftPasskey::new(true);
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    let added = register(&app, &c, &mut key, "Work MacBook Touch ID").await;
+    assert_eq!(added.status, 200, "{added:?}");
+    assert_eq!(
+        added.body["backup_codes"].as_array().unwrap().len(),
+        10,
+        "first factor issues codes"
+    );
+    let list = c.call("list_passkeys", json!({})).await;
+    assert_eq!(list.body[0]["name"], "Work MacBook Touch ID");
+    assert_eq!(list.body[0]["last_used"], serde_json::Value::Null);
+    app.wait_for_mail(&["A passkey named \"Work MacBook Touch ID\" was added", STAFF])
+        .await;
+
+    let stored_before: String = sqlx::query_scalar("SELECT passkey FROM passkeys")
+        .fetch_one(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    let c = half(&app).await;
+    let ok = passkey_step(&app, &c, &mut key, &origin(&app)).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(c.me().await.status, 200);
+    let stored_after: String = sqlx::query_scalar("SELECT passkey FROM passkeys")
+        .fetch_one(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    assert_ne!(
+        stored_before, stored_after,
+        "the sign counter is stored after use"
+    );
+    let list = c.call("list_passkeys", json!({})).await;
+    assert!(list.body[0]["last_used"].is_string());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn replayed_foreign_expired_and_wrong_origin_assertions_are_refused() {
+    let app = TestApp::demo().await;
+    let mut key = SoftPasskey::new(true);
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    assert_eq!(register(&app, &c, &mut key, "Laptop").await.status, 200);
+
+    // Replay: the same assertion twice.
+    let c = half(&app).await;
+    let begin = c.call("begin_passkey_sign_in", json!({})).await;
+    let options: RequestChallengeResponse =
+        serde_json::from_value(begin.body["options"].clone()).unwrap();
+    let credential = key.do_authentication(origin(&app), options).unwrap();
+    let body = json!({"ceremony": begin.body["ceremony"], "credential": credential});
+    assert_eq!(
+        c.call("second_step_passkey", body.clone()).await.status,
+        200
+    );
+    let c2 = half(&app).await;
+    assert_eq!(
+        c2.call("second_step_passkey", body).await.status,
+        422,
+        "replayed assertion"
+    );
+
+    // Wrong origin and RP id: a phishing site relays our challenge to the authenticator.
+    let c = half(&app).await;
+    let evil = Url::parse("https://evil.example").unwrap();
+    let begin = c.call("begin_passkey_sign_in", json!({})).await;
+    let mut options: RequestChallengeResponse =
+        serde_json::from_value(begin.body["options"].clone()).unwrap();
+    options.public_key.rp_id = "evil.example".into();
+    let credential = key
+        .do_authentication(evil, options)
+        .expect("the authenticator signs for the site it is shown");
+    let a = c
+        .call(
+            "second_step_passkey",
+            json!({"ceremony": begin.body["ceremony"], "credential": credential}),
+        )
+        .await;
+    assert_eq!(a.status, 422, "wrong origin accepted: {a:?}");
+
+    // Expired ceremony.
+    let c = half(&app).await;
+    let begin = c.call("begin_passkey_sign_in", json!({})).await;
+    let options: RequestChallengeResponse =
+        serde_json::from_value(begin.body["options"].clone()).unwrap();
+    let credential = key.do_authentication(origin(&app), options).unwrap();
+    app.advance(5 * 60 + 1);
+    let a = c
+        .call(
+            "second_step_passkey",
+            json!({"ceremony": begin.body["ceremony"], "credential": credential}),
+        )
+        .await;
+    assert_eq!(a.status, 422, "expired ceremony: {a:?}");
+
+    // Another user's ceremony: the admin (with a passkey of their own) answers the staff
+    // member's challenge.
+    let mut admin_key = SoftPasskey::new(true);
+    let admin = app.client();
+    admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let begin = admin
+        .call(
+            "begin_passkey_registration",
+            json!({"name": "Admin key", "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    let options: CreationChallengeResponse =
+        serde_json::from_value(begin.body["options"].clone()).unwrap();
+    let credential = soft_register(&mut admin_key, origin(&app), options, false);
+    let fin = admin
+        .call(
+            "finish_passkey_registration",
+            json!({"ceremony": begin.body["ceremony"], "credential": credential}),
+        )
+        .await;
+    assert_eq!(fin.status, 200, "{fin:?}");
+    app.advance(60);
+    let staff = half(&app).await;
+    let begin = staff.call("begin_passkey_sign_in", json!({})).await;
+    let options: RequestChallengeResponse =
+        serde_json::from_value(begin.body["options"].clone()).unwrap();
+    let credential = key.do_authentication(origin(&app), options).unwrap();
+    let admin_half = app.client();
+    let a = admin_half.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(a.body["next"], "/signin/verify");
+    let a = admin_half
+        .call(
+            "second_step_passkey",
+            json!({"ceremony": begin.body["ceremony"], "credential": credential}),
+        )
+        .await;
+    assert_eq!(a.status, 422, "another user's ceremony: {a:?}");
+    assert_eq!(admin_half.me().await.status, 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn registration_without_user_verification_is_refused() {
+    let app = TestApp::demo().await;
+    let mut key = SoftPasskey::new(false);
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    let a = register_as(&app, &c, &mut key, "No UV key", true).await;
+    assert_eq!(a.status, 422, "{a:?}");
+    assert_eq!(c.call("list_passkeys", json!({})).await.body, json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn registration_needs_the_password_and_a_sane_name() {
+    let app = TestApp::demo().await;
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    let wrong = c
+        .call(
+            "begin_passkey_registration",
+            json!({"name": "Key", "password": "not the password"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 403);
+    for name in ["", "   ", &"x".repeat(61)] {
+        let a = c
+            .call(
+                "begin_passkey_registration",
+                json!({"name": name, "password": STAFF_PASSWORD}),
+            )
+            .await;
+        assert_eq!(a.status, 422, "{name:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn rename_and_remove_the_last_passkey_turns_two_factor_off() {
+    let app = TestApp::demo().await;
+    let mut key = SoftPasskey::new(true);
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    assert_eq!(register(&app, &c, &mut key, "Old name").await.status, 200);
+    let id = c.call("list_passkeys", json!({})).await.body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        c.call(
+            "rename_passkey",
+            json!({"id": id, "name": "Office YubiKey"})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        c.call("list_passkeys", json!({})).await.body[0]["name"],
+        "Office YubiKey"
+    );
+
+    sqlx::query("UPDATE organisation SET require_two_factor = 1")
+        .execute(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    let refused = c
+        .call(
+            "remove_passkey",
+            json!({"id": id, "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        refused.status, 422,
+        "the last factor stays while 2FA is required"
+    );
+    sqlx::query("UPDATE organisation SET require_two_factor = 0")
+        .execute(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    let wrong = c
+        .call(
+            "remove_passkey",
+            json!({"id": id, "password": "wrong password"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 403);
+    let removed = c
+        .call(
+            "remove_passkey",
+            json!({"id": id, "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{removed:?}");
+    let status = c.call("two_factor_status", json!({})).await;
+    assert_eq!(status.body["enabled"], false);
+    assert_eq!(status.body["backup_codes_left"], 0);
+    app.stop().await;
+}
