@@ -24,6 +24,13 @@ pub struct PasskeyInfo {
     pub synced: bool,
 }
 
+/// What the second-step page offers this user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvailableMethods {
+    pub passkey: bool,
+    pub authenticator: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegistrationChallenge {
     pub ceremony: String,
@@ -64,6 +71,47 @@ pub async fn list_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
             synced: p.backup_eligible,
         })
         .collect())
+}
+
+#[server(prefix = "/api", endpoint = "second_step_methods", input = StrictJson)]
+pub async fn second_step_methods() -> Result<AvailableMethods, AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller()?;
+    let status = state
+        .tessera
+        .two_factor_status(&caller.user)
+        .await
+        .map_err(crate::ssr::map_core)?;
+    Ok(AvailableMethods {
+        passkey: status.passkeys > 0,
+        authenticator: status.authenticator_added_at.is_some(),
+    })
+}
+
+/// Registers a passkey from the browser: challenge, the browser's prompt, verification.
+/// Returns a plain sentence when anything fails.
+pub async fn add_passkey(name: String, password: String) -> Result<AuthenticatorAdded, AppError> {
+    let challenge = begin_passkey_registration(name, password).await?;
+    let credential = crate::passkey_prompt::create(challenge.options)
+        .await
+        .map_err(prompt_error)?;
+    finish_passkey_registration(challenge.ceremony, credential).await
+}
+
+/// The second step with a passkey, from the browser.
+pub async fn sign_in_with_passkey() -> Result<SignInResult, AppError> {
+    let challenge = begin_passkey_sign_in().await?;
+    let credential = crate::passkey_prompt::get(challenge.options)
+        .await
+        .map_err(prompt_error)?;
+    second_step_passkey(challenge.ceremony, credential).await
+}
+
+fn prompt_error(message: String) -> AppError {
+    AppError::Invalid {
+        field: "passkey".into(),
+        message,
+    }
 }
 
 #[server(prefix = "/api", endpoint = "begin_passkey_registration", input = StrictJson)]

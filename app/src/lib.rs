@@ -7,6 +7,7 @@ pub mod api_two_factor;
 pub mod encoding;
 pub mod error;
 mod pages;
+mod passkey_prompt;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 

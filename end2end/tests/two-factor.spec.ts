@@ -50,7 +50,7 @@ test('add an authenticator app, see the codes once', async ({ page }, testInfo) 
   await expect(page.locator('#tf-status')).toContainText('off');
   await shot(page, 'profile-two-factor-off', testInfo);
 
-  await page.getByRole('button', { name: 'Add' }).click();
+  await page.getByRole('button', { name: 'Add an authenticator app' }).click();
   await page.getByLabel('Your current password').fill(USER.password);
   await page.getByRole('button', { name: 'Continue' }).click();
   await expect(page.getByRole('img', { name: /QR code/ })).toBeVisible();

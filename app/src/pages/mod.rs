@@ -3,6 +3,7 @@
 pub mod authenticator;
 pub mod backup_codes;
 pub mod home;
+pub mod passkeys;
 pub mod password;
 pub mod security;
 pub mod setup;

@@ -4,8 +4,12 @@ use leptos::prelude::*;
 
 use super::authenticator::AuthenticatorSetupFlow;
 use super::backup_codes::BackupCodesPanel;
+use super::passkeys::{AddPasskey, PasskeyList};
 use super::{action_error, ErrorNotice, Page};
-use crate::api_two_factor::{two_factor_status, DisableTwoFactor, RegenerateBackupCodes};
+use crate::api_passkeys::{list_passkeys, PasskeyInfo, RemovePasskey};
+use crate::api_two_factor::{
+    two_factor_status, AuthenticatorAdded, DisableTwoFactor, RegenerateBackupCodes,
+};
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -14,16 +18,24 @@ enum Panel {
     ShowCodes(Vec<String>),
     Regenerate,
     TurnOff,
+    AddPasskey,
+    RemovePasskey(PasskeyInfo),
 }
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     let panel = RwSignal::new(Panel::Overview);
-    let status = Resource::new(
-        move || matches!(panel.get(), Panel::Overview),
-        |_| two_factor_status(),
-    );
+    let refresh = RwSignal::new(0u32);
+    let overview = move || (matches!(panel.get(), Panel::Overview), refresh.get());
+    let status = Resource::new(overview, |_| two_factor_status());
+    let passkeys = Resource::new(overview, |_| list_passkeys());
     let back = Callback::new(move |_| panel.set(Panel::Overview));
+    let added = move |added: AuthenticatorAdded| {
+        panel.set(match added.backup_codes {
+            Some(codes) => Panel::ShowCodes(codes),
+            None => Panel::Overview,
+        })
+    };
 
     view! {
         <Page title="Two-step authentication">
@@ -39,21 +51,27 @@ pub fn SecurityPage() -> impl IntoView {
                                 Ok(info) => view! { <Overview info panel/> }.into_any(),
                                 Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
                             })}
+                            {move || passkeys.get().map(|r| match r {
+                                Ok(list) => view! {
+                                    <PasskeyList passkeys=list
+                                        on_add=move |_| panel.set(Panel::AddPasskey)
+                                        on_remove=move |p| panel.set(Panel::RemovePasskey(p))
+                                        on_renamed=move |_| refresh.update(|n| *n += 1)/>
+                                }.into_any(),
+                                Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
+                            })}
                         </Suspense>
                     }.into_any(),
                     Panel::AddAuthenticator => view! {
                         <h2>"Add an authenticator app"</h2>
-                        <AuthenticatorSetupFlow ask_password=true on_added=move |added: crate::api_two_factor::AuthenticatorAdded| {
-                            panel.set(match added.backup_codes {
-                                Some(codes) => Panel::ShowCodes(codes),
-                                None => Panel::Overview,
-                            });
-                        }/>
+                        <AuthenticatorSetupFlow ask_password=true on_added=added/>
                         <button type="button" class="link" on:click=move |_| back.run(())>"Cancel"</button>
                     }.into_any(),
                     Panel::ShowCodes(codes) => view! { <BackupCodesPanel codes on_done=back/> }.into_any(),
                     Panel::Regenerate => view! { <Regenerate panel/> }.into_any(),
                     Panel::TurnOff => view! { <TurnOff panel/> }.into_any(),
+                    Panel::AddPasskey => view! { <AddPasskey on_added=added on_cancel=back/> }.into_any(),
+                    Panel::RemovePasskey(p) => view! { <RemovePasskeyPanel passkey=p panel/> }.into_any(),
                 }}
             </section>
         </Page>
@@ -81,7 +99,8 @@ fn Overview(info: crate::api_two_factor::TwoFactorInfo, panel: RwSignal<Panel>) 
                         }}
                     </p>
                 </div>
-                <button type="button" class="button" on:click=move |_| panel.set(Panel::AddAuthenticator)>
+                <button type="button" class="button" on:click=move |_| panel.set(Panel::AddAuthenticator)
+                    aria-label=if info.authenticator_added.is_some() { "Replace the authenticator app" } else { "Add an authenticator app" }>
                     {if info.authenticator_added.is_some() { "Replace" } else { "Add" }}
                 </button>
             </li>
@@ -140,10 +159,29 @@ fn TurnOff(panel: RwSignal<Panel>) -> impl IntoView {
     });
     view! {
         <h2>"Turn off two-step authentication"</h2>
-        <p>"Your authenticator app and backup codes will be removed. Only your password will protect your account."</p>
+        <p>"Your passkeys, authenticator app and backup codes will be removed. Only your password will protect your account."</p>
         <StepUpForm id="off-password" submit="Turn off" pending="Turning off…" danger=true
             error=action_error(action) busy=action.pending().into()
             on_password=move |password| { action.dispatch(DisableTwoFactor { password }); }
+            on_cancel=move |_| panel.set(Panel::Overview)/>
+    }
+}
+
+#[component]
+fn RemovePasskeyPanel(passkey: PasskeyInfo, panel: RwSignal<Panel>) -> impl IntoView {
+    let action = ServerAction::<RemovePasskey>::new();
+    Effect::new(move || {
+        if let Some(Ok(())) = action.value().get() {
+            panel.set(Panel::Overview);
+        }
+    });
+    let id = passkey.id.clone();
+    view! {
+        <h2>{format!("Remove the passkey \"{}\"", passkey.name)}</h2>
+        <p>"You will no longer be able to sign in with it. If it is your last two-step method, two-step authentication turns off."</p>
+        <StepUpForm id="remove-password" submit="Remove passkey" pending="Removing…" danger=true
+            error=action_error(action) busy=action.pending().into()
+            on_password=move |password| { action.dispatch(RemovePasskey { id: id.clone(), password }); }
             on_cancel=move |_| panel.set(Panel::Overview)/>
     }
 }

@@ -2,8 +2,12 @@
 
 use leptos::prelude::*;
 
+use leptos::task::spawn_local;
+
 use super::{action_error, go_to, ErrorNotice, Page};
+use crate::api_passkeys::{second_step_methods, sign_in_with_passkey};
 use crate::api_two_factor::SecondStep;
+use crate::error::AppError;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Method {
@@ -16,7 +20,30 @@ pub fn VerifyPage() -> impl IntoView {
     let method = RwSignal::new(Method::Authenticator);
     let code = RwSignal::new(String::new());
     let action = ServerAction::<SecondStep>::new();
-    let error = action_error(action);
+    let code_error = action_error(action);
+    let passkey_error = RwSignal::new(None::<AppError>);
+    let error = Signal::derive(move || passkey_error.get().or_else(|| code_error.get()));
+    let methods = Resource::new(|| (), |_| second_step_methods());
+    let has_passkey = move || {
+        methods
+            .get()
+            .and_then(|m| m.ok())
+            .is_some_and(|m| m.passkey)
+    };
+    let prompting = RwSignal::new(false);
+    let use_passkey = move |_| {
+        prompting.set(true);
+        passkey_error.set(None);
+        spawn_local(async move {
+            match sign_in_with_passkey().await {
+                Ok(result) => go_to(&result.next),
+                Err(e) => {
+                    passkey_error.set(Some(e));
+                    prompting.set(false);
+                }
+            }
+        });
+    };
     Effect::new(move || {
         if let Some(Ok(result)) = action.value().get() {
             go_to(&result.next);
@@ -37,14 +64,27 @@ pub fn VerifyPage() -> impl IntoView {
             method.set(to);
             code.set(String::new());
             action.value().set(None);
+            passkey_error.set(None);
         }
     };
     view! {
         <Page title="Second step">
             <section class="card narrow" aria-labelledby="verify-heading">
                 <h1 id="verify-heading">"Confirm it's you"</h1>
+                <ErrorNotice error/>
+                <Suspense fallback=|| ()>
+                    <Show when=has_passkey>
+                        <div class="passkey-first">
+                            <button type="button" class="button primary" id="use-passkey" on:click=use_passkey
+                                disabled=move || prompting.get()>
+                                {move || if prompting.get() { "Waiting for your device…" } else { "Use your passkey" }}
+                            </button>
+                            <p class="hint">"Touch ID, Face ID, Windows Hello or your security key."</p>
+                            <p class="or">"or enter a code:"</p>
+                        </div>
+                    </Show>
+                </Suspense>
                 <form on:submit=submit novalidate>
-                    <ErrorNotice error/>
                     {move || match method.get() {
                         Method::Authenticator => view! {
                             <div class="field">

@@ -22,7 +22,7 @@ use crate::api;
 use crate::error::AppError;
 
 /// Server functions that need something other than a full session.
-fn endpoints() -> [(&'static str, Access); 12] {
+fn endpoints() -> [(&'static str, Access); 13] {
     use crate::api_passkeys as pk;
     use crate::api_two_factor as tf;
     [
@@ -48,6 +48,10 @@ fn endpoints() -> [(&'static str, Access); 12] {
         ),
         (
             <pk::SecondStepPasskey as ServerFn>::PATH,
+            Access::SecondFactor,
+        ),
+        (
+            <pk::SecondStepMethods as ServerFn>::PATH,
             Access::SecondFactor,
         ),
     ]

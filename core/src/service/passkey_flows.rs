@@ -328,10 +328,7 @@ impl Tessera {
                 }
             )),
             user,
-            (
-                "A passkey was removed from your Tessera account",
-                &what,
-            ),
+            ("A passkey was removed from your Tessera account", &what),
             now,
         )
         .await
