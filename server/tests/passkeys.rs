@@ -340,3 +340,47 @@ async fn rename_and_remove_the_last_passkey_turns_two_factor_off() {
     assert_eq!(status.body["backup_codes_left"], 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_setup_wizard_can_enrol_a_passkey_and_finishes_sign_in() {
+    let app = TestApp::demo().await;
+    sqlx::query("UPDATE organisation SET require_two_factor = 1")
+        .execute(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    let c = app.client();
+    assert_eq!(
+        c.sign_in(STAFF, STAFF_PASSWORD).await.body["next"],
+        "/setup-2fa"
+    );
+    assert_eq!(
+        c.call("list_passkeys", json!({})).await.status,
+        403,
+        "nothing but the wizard"
+    );
+    let begin = c
+        .call(
+            "begin_passkey_registration",
+            json!({"name": "Phone", "password": ""}),
+        )
+        .await;
+    assert_eq!(begin.status, 200, "{begin:?}");
+    let options: CreationChallengeResponse =
+        serde_json::from_value(begin.body["options"].clone()).unwrap();
+    let mut key = SoftPasskey::new(true);
+    let credential = soft_register(&mut key, origin(&app), options, false);
+    let done = c
+        .call(
+            "finish_passkey_registration",
+            json!({"ceremony": begin.body["ceremony"], "credential": credential}),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{done:?}");
+    assert_eq!(done.body["next"], "/");
+    assert!(
+        session_cookie(&done.set_cookie).is_some(),
+        "the session id rotates"
+    );
+    assert_eq!(c.me().await.status, 200);
+    app.stop().await;
+}

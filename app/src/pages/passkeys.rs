@@ -90,9 +90,11 @@ fn PasskeyRow(
     }
 }
 
-/// Name + password, then the browser's prompt. `on_added` gets the result.
+/// Name + password, then the browser's prompt. `on_added` gets the result. In the setup
+/// wizard (`ask_password` false) the password was just typed at sign-in.
 #[component]
 pub fn AddPasskey(
+    #[prop(default = true)] ask_password: bool,
     #[prop(into)] on_added: Callback<AuthenticatorAdded>,
     #[prop(into)] on_cancel: Callback<()>,
 ) -> impl IntoView {
@@ -122,10 +124,12 @@ pub fn AddPasskey(
                 <input id="passkey-name" maxlength="60" required aria-describedby="passkey-name-hint" bind:value=name/>
                 <p id="passkey-name-hint" class="hint">"So you can tell your passkeys apart, e.g. \"Work MacBook Touch ID\"."</p>
             </div>
-            <div class="field">
-                <label for="passkey-password">"Your current password"</label>
-                <input id="passkey-password" type="password" autocomplete="current-password" required bind:value=password/>
-            </div>
+            {ask_password.then(|| view! {
+                <div class="field">
+                    <label for="passkey-password">"Your current password"</label>
+                    <input id="passkey-password" type="password" autocomplete="current-password" required bind:value=password/>
+                </div>
+            })}
             <div class="actions">
                 <button type="submit" class="button primary" disabled=move || busy.get()>
                     {move || if busy.get() { "Waiting for your device…" } else { "Continue" }}

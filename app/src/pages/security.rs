@@ -60,6 +60,7 @@ pub fn SecurityPage() -> impl IntoView {
                                 }.into_any(),
                                 Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
                             })}
+                            {move || status.get().and_then(|r| r.ok()).map(|info| view! { <TurnOffEntry info panel/> })}
                         </Suspense>
                     }.into_any(),
                     Panel::AddAuthenticator => view! {
@@ -121,14 +122,29 @@ fn Overview(info: crate::api_two_factor::TwoFactorInfo, panel: RwSignal<Panel>) 
                 </li>
             </Show>
         </ul>
-        <Show when=move || on>
-            {if info.organisation_requires {
-                view! { <p class="hint">"Your organisation requires two-step authentication, so it cannot be turned off."</p> }.into_any()
-            } else {
-                view! { <button type="button" class="button danger" on:click=move |_| panel.set(Panel::TurnOff)>"Turn off two-step authentication"</button> }.into_any()
-            }}
-        </Show>
     }
+}
+
+/// The way out, below every method: refused (with the reason) while the organisation
+/// requires two-step authentication.
+#[component]
+fn TurnOffEntry(
+    info: crate::api_two_factor::TwoFactorInfo,
+    panel: RwSignal<Panel>,
+) -> impl IntoView {
+    info.enabled.then(|| {
+        if info.organisation_requires {
+            view! { <p class="hint">"Your organisation requires two-step authentication, so it cannot be turned off."</p> }.into_any()
+        } else {
+            view! {
+                <div class="danger-zone">
+                    <button type="button" class="button danger" on:click=move |_| panel.set(Panel::TurnOff)>
+                        "Turn off two-step authentication"
+                    </button>
+                </div>
+            }.into_any()
+        }
+    })
 }
 
 #[component]
