@@ -19,6 +19,8 @@ pub struct PasskeyInfo {
     pub name: String,
     pub created: String,
     pub last_used: Option<String>,
+    /// "iCloud Keychain", "YubiKey 5 NFC" … when the authenticator's AAGUID is well known.
+    pub provider: Option<String>,
     /// Synced between devices (iCloud Keychain, Google Password Manager …) rather than
     /// bound to one device, from the credential's backup flags.
     pub synced: bool,
@@ -68,6 +70,11 @@ pub async fn list_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
             name: p.name,
             created: format_utc(p.created_at),
             last_used: p.last_used_at.map(format_utc),
+            provider: p
+                .aaguid
+                .as_ref()
+                .and_then(tessera_core::passkeys::provider)
+                .map(str::to_string),
             synced: p.backup_eligible,
         })
         .collect())

@@ -30,11 +30,42 @@ impl CeremonyKind {
     }
 }
 
+static PROVIDERS: std::sync::LazyLock<std::collections::HashMap<String, String>> =
+    std::sync::LazyLock::new(|| {
+        serde_json::from_str::<std::collections::HashMap<String, String>>(include_str!(
+            "../data/aaguids.json"
+        ))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .collect()
+    });
+
+/// The provider behind an AAGUID ("iCloud Keychain", "YubiKey 5 NFC"), if it is well known.
+pub fn provider(aaguid: &Uuid) -> Option<&'static str> {
+    PROVIDERS.get(&aaguid.to_string()).map(String::as_str)
+}
+
+/// The AAGUID in a registration's attestation object (authenticator data bytes 37..53),
+/// unless the authenticator left it blank.
+pub fn aaguid_of(attestation_object: &[u8]) -> Option<Uuid> {
+    use serde_cbor_2::Value;
+    let map: std::collections::BTreeMap<String, Value> =
+        serde_cbor_2::from_slice(attestation_object).ok()?;
+    let Some(Value::Bytes(auth_data)) = map.get("authData") else {
+        return None;
+    };
+    let bytes: [u8; 16] = auth_data.get(37..53)?.try_into().ok()?;
+    let id = Uuid::from_bytes(bytes);
+    (!id.is_nil()).then_some(id)
+}
+
 /// A stored passkey, as listed to its owner.
 #[derive(Debug, Clone)]
 pub struct StoredPasskey {
     pub id: Uuid,
     pub name: String,
+    pub aaguid: Option<Uuid>,
     pub passkey: Passkey,
     pub backup_eligible: bool,
     pub backup_state: bool,
@@ -113,9 +144,11 @@ pub async fn take_ceremony(
 fn from_row(r: &sqlx::any::AnyRow) -> CoreResult<StoredPasskey> {
     let id: String = r.try_get("id")?;
     let json: String = r.try_get("passkey")?;
+    let aaguid: Option<String> = r.try_get("aaguid")?;
     Ok(StoredPasskey {
         id: Uuid::parse_str(&id).map_err(|e| CoreError::Internal(e.to_string()))?,
         name: r.try_get("name")?,
+        aaguid: aaguid.and_then(|a| Uuid::parse_str(&a).ok()),
         passkey: serde_json::from_str(&json).map_err(|e| CoreError::Internal(e.to_string()))?,
         backup_eligible: r.try_get::<i64, _>("backup_eligible")? != 0,
         backup_state: r.try_get::<i64, _>("backup_state")? != 0,
@@ -126,7 +159,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> CoreResult<StoredPasskey> {
 
 pub async fn list(conn: &mut AnyConnection, user: Uuid) -> CoreResult<Vec<StoredPasskey>> {
     let rows = sqlx::query(
-        "SELECT id, name, passkey, backup_eligible, backup_state, created_at, last_used_at \
+        "SELECT id, name, passkey, aaguid, backup_eligible, backup_state, created_at, last_used_at \
          FROM passkeys WHERE user_id = $1 ORDER BY created_at, id",
     )
     .bind(user.to_string())
@@ -141,20 +174,22 @@ pub async fn insert(
     user: Uuid,
     name: &str,
     passkey: &Passkey,
+    aaguid: Option<Uuid>,
     backup: (bool, bool),
     now: UnixTime,
 ) -> CoreResult<Uuid> {
     let id = Uuid::new_v4();
     let json = serde_json::to_string(passkey).map_err(|e| CoreError::Internal(e.to_string()))?;
     let result = sqlx::query(
-        "INSERT INTO passkeys (id, user_id, credential_id, name, passkey, backup_eligible, backup_state, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (credential_id) DO NOTHING",
+        "INSERT INTO passkeys (id, user_id, credential_id, name, passkey, aaguid, backup_eligible, backup_state, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (credential_id) DO NOTHING",
     )
     .bind(id.to_string())
     .bind(user.to_string())
     .bind(credential_id_text(passkey))
     .bind(name)
     .bind(json)
+    .bind(aaguid.map(|a| a.to_string()))
     .bind(backup.0 as i64)
     .bind(backup.1 as i64)
     .bind(now)
@@ -221,4 +256,50 @@ pub async fn delete_all(conn: &mut AnyConnection, user: Uuid) -> CoreResult<()> 
         .execute(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attestation_object(aaguid: [u8; 16]) -> Vec<u8> {
+        use serde_cbor_2::Value;
+        let mut auth_data = vec![0u8; 37];
+        auth_data.extend_from_slice(&aaguid);
+        auth_data.extend_from_slice(&[0, 16]);
+        let map: std::collections::BTreeMap<String, Value> = [
+            ("fmt".to_string(), Value::Text("none".into())),
+            ("attStmt".to_string(), Value::Map(Default::default())),
+            ("authData".to_string(), Value::Bytes(auth_data)),
+        ]
+        .into_iter()
+        .collect();
+        serde_cbor_2::to_vec(&map).unwrap()
+    }
+
+    #[test]
+    fn aaguids_are_read_from_the_attestation_and_named() {
+        let icloud = Uuid::parse_str("fbfc3007-154e-4ecc-8c0b-6e020557d7bd").unwrap();
+        let found = aaguid_of(&attestation_object(*icloud.as_bytes())).unwrap();
+        assert_eq!(found, icloud);
+        assert_eq!(provider(&found), Some("iCloud Keychain"));
+        assert_eq!(
+            aaguid_of(&attestation_object([0; 16])),
+            None,
+            "blank AAGUID"
+        );
+        assert_eq!(aaguid_of(b"not cbor"), None);
+        assert_eq!(provider(&Uuid::new_v4()), None);
+    }
+
+    #[test]
+    fn names_are_bounded() {
+        assert_eq!(
+            validate_name("  Work MacBook Touch ID ").unwrap(),
+            "Work MacBook Touch ID"
+        );
+        assert!(validate_name("").is_err());
+        assert!(validate_name(&"x".repeat(61)).is_err());
+        assert!(validate_name("a\nb").is_err());
+    }
 }

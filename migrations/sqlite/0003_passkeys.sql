@@ -6,6 +6,7 @@ CREATE TABLE passkeys (
     credential_id   TEXT    NOT NULL UNIQUE,              -- base64url, unique across all users
     name            TEXT    NOT NULL,
     passkey         TEXT    NOT NULL,                     -- webauthn-rs Passkey (public key, counter) as JSON
+    aaguid          TEXT,                                 -- the authenticator's model id, when it tells
     backup_eligible INTEGER NOT NULL,
     backup_state    INTEGER NOT NULL,
     created_at      INTEGER NOT NULL,

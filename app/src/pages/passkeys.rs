@@ -60,6 +60,7 @@ fn PasskeyRow(
                     <div>
                         <strong class="passkey-name">{p.name.clone()}</strong>
                         <p class="hint">
+                            {p.provider.clone().map(|name| format!("{name}. "))}
                             {format!("Added {}. ", p.created)}
                             {p.last_used.clone().map(|u| format!("Last used {u}.")).unwrap_or_else(|| "Not used yet.".into())}
                             " "

@@ -129,6 +129,7 @@ impl Tessera {
             user.id,
             &name,
             &passkey,
+            store::aaguid_of(&credential.response.attestation_object),
             (cred.backup_eligible, cred.backup_state),
             now,
         )
