@@ -156,3 +156,14 @@ pub async fn disable_two_factor(password: String) -> Result<(), AppError> {
         .await
         .map_err(crate::ssr::map_core)
 }
+
+#[server(prefix = "/api", endpoint = "remove_authenticator", input = StrictJson)]
+pub async fn remove_authenticator(password: String) -> Result<(), AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller()?;
+    state
+        .tessera
+        .remove_totp(&caller, &password, &crate::ssr::client_info())
+        .await
+        .map_err(crate::ssr::map_core)
+}

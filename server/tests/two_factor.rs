@@ -435,3 +435,43 @@ async fn second_step_junk_gets_a_clear_4xx() {
     assert_eq!(ok.status, 200, "{ok:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn removing_the_authenticator_app_when_it_is_the_last_method_turns_two_factor_off() {
+    let app = TestApp::demo().await;
+    let (c, _, _) = enrol_with_client(&app, STAFF, STAFF_PASSWORD).await;
+    sqlx::query("UPDATE organisation SET require_two_factor = 1")
+        .execute(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    let refused = c
+        .call("remove_authenticator", json!({"password": STAFF_PASSWORD}))
+        .await;
+    assert_eq!(
+        refused.status, 422,
+        "the last method stays while 2FA is required"
+    );
+    sqlx::query("UPDATE organisation SET require_two_factor = 0")
+        .execute(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    let wrong = c
+        .call(
+            "remove_authenticator",
+            json!({"password": "wrong password!"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 403);
+    let ok = c
+        .call("remove_authenticator", json!({"password": STAFF_PASSWORD}))
+        .await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let status = c.call("two_factor_status", json!({})).await;
+    assert_eq!(status.body["enabled"], false);
+    assert_eq!(status.body["authenticator_added"], serde_json::Value::Null);
+    assert!(app
+        .audit_kinds()
+        .await
+        .contains(&"authenticator_removed".to_string()));
+    app.stop().await;
+}

@@ -9,6 +9,7 @@ use super::{action_error, ErrorNotice, Page};
 use crate::api_passkeys::{list_passkeys, PasskeyInfo, RemovePasskey};
 use crate::api_two_factor::{
     two_factor_status, AuthenticatorAdded, DisableTwoFactor, RegenerateBackupCodes,
+    RemoveAuthenticator,
 };
 
 #[derive(Clone, PartialEq)]
@@ -20,6 +21,7 @@ enum Panel {
     TurnOff,
     AddPasskey,
     RemovePasskey(PasskeyInfo),
+    RemoveAuthenticator,
 }
 
 #[component]
@@ -73,6 +75,7 @@ pub fn SecurityPage() -> impl IntoView {
                     Panel::TurnOff => view! { <TurnOff panel/> }.into_any(),
                     Panel::AddPasskey => view! { <AddPasskey on_added=added on_cancel=back/> }.into_any(),
                     Panel::RemovePasskey(p) => view! { <RemovePasskeyPanel passkey=p panel/> }.into_any(),
+                    Panel::RemoveAuthenticator => view! { <RemoveAuthenticatorPanel panel/> }.into_any(),
                 }}
             </section>
         </Page>
@@ -100,10 +103,16 @@ fn Overview(info: crate::api_two_factor::TwoFactorInfo, panel: RwSignal<Panel>) 
                         }}
                     </p>
                 </div>
-                <button type="button" class="button" on:click=move |_| panel.set(Panel::AddAuthenticator)
-                    aria-label=if info.authenticator_added.is_some() { "Replace the authenticator app" } else { "Add an authenticator app" }>
-                    {if info.authenticator_added.is_some() { "Replace" } else { "Add" }}
-                </button>
+                <div class="row-actions">
+                    <button type="button" class="button" on:click=move |_| panel.set(Panel::AddAuthenticator)
+                        aria-label=if info.authenticator_added.is_some() { "Replace the authenticator app" } else { "Add an authenticator app" }>
+                        {if info.authenticator_added.is_some() { "Replace" } else { "Add" }}
+                    </button>
+                    {info.authenticator_added.is_some().then(|| view! {
+                        <button type="button" class="button" aria-label="Remove the authenticator app"
+                            on:click=move |_| panel.set(Panel::RemoveAuthenticator)>"Remove"</button>
+                    })}
+                </div>
             </li>
             <Show when=move || on>
                 <li>
@@ -179,6 +188,24 @@ fn TurnOff(panel: RwSignal<Panel>) -> impl IntoView {
         <StepUpForm id="off-password" submit="Turn off" pending="Turning off…" danger=true
             error=action_error(action) busy=action.pending().into()
             on_password=move |password| { action.dispatch(DisableTwoFactor { password }); }
+            on_cancel=move |_| panel.set(Panel::Overview)/>
+    }
+}
+
+#[component]
+fn RemoveAuthenticatorPanel(panel: RwSignal<Panel>) -> impl IntoView {
+    let action = ServerAction::<RemoveAuthenticator>::new();
+    Effect::new(move || {
+        if let Some(Ok(())) = action.value().get() {
+            panel.set(Panel::Overview);
+        }
+    });
+    view! {
+        <h2>"Remove the authenticator app"</h2>
+        <p>"Its codes will stop working. If it is your last two-step method, two-step authentication turns off."</p>
+        <StepUpForm id="remove-app-password" submit="Remove app" pending="Removing…" danger=true
+            error=action_error(action) busy=action.pending().into()
+            on_password=move |password| { action.dispatch(RemoveAuthenticator { password }); }
             on_cancel=move |_| panel.set(Panel::Overview)/>
     }
 }

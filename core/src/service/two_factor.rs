@@ -378,6 +378,55 @@ impl Tessera {
         Ok(())
     }
 
+    /// Removes the authenticator app (password required). If it was the last method, two-step
+    /// authentication turns off, which is refused while the organisation requires it.
+    pub async fn remove_totp(
+        &self,
+        caller: &Caller,
+        password: &str,
+        client: &ClientInfo,
+    ) -> CoreResult<()> {
+        let status = self.two_factor_status(&caller.user).await?;
+        if status.authenticator_added_at.is_none() {
+            return Err(CoreError::NotFound);
+        }
+        let last = status.passkeys == 0;
+        if last && caller.organisation.require_two_factor {
+            return Err(CoreError::invalid(
+                "two_factor",
+                "This is your only two-step method and your organisation requires one. Add a passkey first.",
+            ));
+        }
+        self.confirm_password(caller, password, client).await?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        store::delete_totp(&mut tx, caller.user.id).await?;
+        if last {
+            store::delete_backup_codes(&mut tx, caller.user.id).await?;
+            set_two_factor(&mut tx, caller.user.id, false).await?;
+        }
+        let what = if last {
+            "The authenticator app was removed from your account. It was your last two-step method, so two-step authentication is now off."
+        } else {
+            "The authenticator app was removed from your account."
+        };
+        self.record_and_tell(
+            tx,
+            event(AuditKind::AuthenticatorRemoved, caller, client).detail(if last {
+                "last method; two-step authentication turned off"
+            } else {
+                "passkeys remain"
+            }),
+            &caller.user,
+            (
+                "An authenticator app was removed from your Tessera account",
+                what,
+            ),
+            now,
+        )
+        .await
+    }
+
     async fn check_totp(&self, user: Uuid, code: &str) -> CoreResult<Option<i64>> {
         let mut conn = self.db.pool().acquire().await?;
         let Some(stored) = store::totp(&mut conn, user).await? else {
