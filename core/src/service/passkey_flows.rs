@@ -16,7 +16,7 @@ use super::two_factor::{event, set_two_factor, FactorAdded};
 use super::{Caller, ClientInfo, Tessera};
 use crate::audit::AuditKind;
 use crate::passkeys::{self as store, CeremonyKind, StoredPasskey};
-use crate::session::{self, SessionState};
+use crate::session::SessionState;
 use crate::{CoreError, CoreResult};
 
 fn internal(e: impl std::fmt::Display) -> CoreError {
@@ -134,14 +134,13 @@ impl Tessera {
             now,
         )
         .await?;
-        if let Some((_, hashed)) = &codes {
-            crate::second_factor::replace_backup_codes(&mut tx, user.id, hashed, now).await?;
-            set_two_factor(&mut tx, user.id, true).await?;
-        }
-        let new_session = match caller.session.state.after_setup() {
-            Some(state) => Some(session::rotate(&mut tx, &caller.session, state, now).await?),
-            None => None,
-        };
+        let new_session = super::two_factor::factor_added(
+            &mut tx,
+            caller,
+            codes.as_ref().map(|(_, h)| h.as_slice()),
+            now,
+        )
+        .await?;
         let what = format!(
             "A passkey named \"{name}\" was added to your account on {} from {}.",
             crate::clock::format_utc(now),

@@ -143,14 +143,13 @@ impl Tessera {
         let now = self.now();
         let mut tx = self.db.write().await?;
         store::confirm_totp(&mut tx, user.id, &sealed, step, now).await?;
-        if let Some((_, hashed)) = &codes {
-            store::replace_backup_codes(&mut tx, user.id, hashed, now).await?;
-            set_two_factor(&mut tx, user.id, true).await?;
-        }
-        let new_session = match caller.session.state.after_setup() {
-            Some(state) => Some(session::rotate(&mut tx, &caller.session, state, now).await?),
-            None => None,
-        };
+        let new_session = factor_added(
+            &mut tx,
+            caller,
+            codes.as_ref().map(|(_, h)| h.as_slice()),
+            now,
+        )
+        .await?;
         let what = format!(
             "An authenticator app was set up for two-step sign-in on your account on {} from {}.",
             crate::clock::format_utc(now),
@@ -500,6 +499,25 @@ pub(super) fn event<'a>(
         .actor(caller.user.id)
         .subject(Some(caller.user.id), caller.user.email.as_str())
         .from_addr(&client.addr)
+}
+
+/// What every newly added method does besides storing itself: the first one turns two-step
+/// authentication on with the given (hashed) backup codes, and in the setup wizard it ends
+/// the wizard by making the session full under a new id.
+pub(super) async fn factor_added(
+    tx: &mut crate::db::Tx,
+    caller: &Caller,
+    first_factor_codes: Option<&[(String, String)]>,
+    now: UnixTime,
+) -> CoreResult<Option<SessionToken>> {
+    if let Some(hashed) = first_factor_codes {
+        store::replace_backup_codes(tx, caller.user.id, hashed, now).await?;
+        set_two_factor(tx, caller.user.id, true).await?;
+    }
+    Ok(match caller.session.state.after_setup() {
+        Some(state) => Some(session::rotate(tx, &caller.session, state, now).await?),
+        None => None,
+    })
 }
 
 pub(super) async fn set_two_factor(
