@@ -15,15 +15,8 @@ pub async fn create(
     #[cfg(feature = "hydrate")]
     {
         let options: web_sys::CredentialCreationOptions = options.into();
-        let promise = credentials()?
-            .create_with_options(&options)
-            .map_err(|e| explain(&e))?;
-        let value = wasm_bindgen_futures::JsFuture::from(promise)
-            .await
-            .map_err(|e| explain(&e))?;
-        use wasm_bindgen::JsCast as _;
-        Ok(value
-            .unchecked_into::<web_sys::PublicKeyCredential>()
+        Ok(prompt(credentials()?.create_with_options(&options))
+            .await?
             .into())
     }
     #[cfg(not(feature = "hydrate"))]
@@ -38,15 +31,8 @@ pub async fn get(options: RequestChallengeResponse) -> Result<PublicKeyCredentia
     #[cfg(feature = "hydrate")]
     {
         let options: web_sys::CredentialRequestOptions = options.into();
-        let promise = credentials()?
-            .get_with_options(&options)
-            .map_err(|e| explain(&e))?;
-        let value = wasm_bindgen_futures::JsFuture::from(promise)
-            .await
-            .map_err(|e| explain(&e))?;
-        use wasm_bindgen::JsCast as _;
-        Ok(value
-            .unchecked_into::<web_sys::PublicKeyCredential>()
+        Ok(prompt(credentials()?.get_with_options(&options))
+            .await?
             .into())
     }
     #[cfg(not(feature = "hydrate"))]
@@ -57,6 +43,19 @@ pub async fn get(options: RequestChallengeResponse) -> Result<PublicKeyCredentia
 }
 
 const UNAVAILABLE: &str = "This browser cannot use passkeys here. Use another method.";
+
+/// Waits for the browser's prompt to end, with its failure in words.
+#[cfg(feature = "hydrate")]
+async fn prompt(
+    started: Result<js_sys::Promise, wasm_bindgen::JsValue>,
+) -> Result<web_sys::PublicKeyCredential, String> {
+    use wasm_bindgen::JsCast as _;
+    let promise = started.map_err(|e| explain(&e))?;
+    let value = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(|e| explain(&e))?;
+    Ok(value.unchecked_into())
+}
 
 #[cfg(feature = "hydrate")]
 fn credentials() -> Result<web_sys::CredentialsContainer, String> {
