@@ -5,7 +5,7 @@ import { test, expect, signIn, waitForHydration } from './fixtures';
 const USER = { email: 'nurse.jones@riverside.example', password: 'demo staff passphrase' };
 
 // One test: the virtual authenticator (and the passkey in it) lives as long as the page.
-test('add a passkey, see it listed, sign in with it; a cancelled prompt says so plainly', async ({
+test('add a passkey, see it listed, sign in with it; a cancelled prompt says so plainly; removing it turns 2FA off', async ({
   page,
   authenticator,
 }, testInfo) => {
@@ -55,5 +55,22 @@ test('add a passkey, see it listed, sign in with it; a cancelled prompt says so 
   expect(credential.signCount).toBeGreaterThan(0);
 
   await page.goto('/security');
+  await waitForHydration(page);
   await expect(page.locator('#passkey-list')).toContainText('Last used');
+
+  // Removing the only method warns first, then turns two-step authentication off.
+  await page.getByRole('button', { name: 'Remove the passkey Work MacBook Touch ID' }).click();
+  await expect(page.locator('#last-method-warning')).toContainText('turns two-step authentication off');
+  await page.getByLabel('Your current password').fill(USER.password);
+  await page.getByRole('button', { name: 'Remove passkey' }).click();
+  await expect(page.locator('#tf-status')).toContainText('off');
+  await expect(page.locator('#no-passkeys')).toBeVisible();
+
+  // Back to the password alone: signing in goes straight home.
+  await page.goto('/');
+  await waitForHydration(page);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/signin/);
+  await signIn(page, USER.email, USER.password);
+  await expect(page).toHaveURL('/');
 });

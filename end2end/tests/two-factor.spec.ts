@@ -117,6 +117,9 @@ test('a used backup code is refused with a plain message', async ({ page }) => {
 test('regenerate backup codes, then turn two-step authentication off', async ({ page }) => {
   await nextStep(page);
   await signIn(page, USER.email, USER.password);
+  // Wait for the second-step page itself: the sign-in page is hydrated too, and a
+  // click before the new page hydrates would be lost.
+  await expect(page).toHaveURL('/signin/verify');
   await waitForHydration(page);
   await page.getByLabel('6-digit code from your authenticator app').fill(code(key));
   await page.getByRole('button', { name: 'Continue' }).click();

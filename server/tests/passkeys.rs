@@ -95,6 +95,22 @@ async fn passkey_step(app: &TestApp, c: &Client, key: &mut SoftPasskey, at: &Url
     }
 }
 
+/// Begins a registration for the signed-in client: (ceremony, options).
+async fn begin_registration(
+    c: &Client,
+    name: &str,
+) -> (serde_json::Value, CreationChallengeResponse) {
+    let begin = c
+        .call(
+            "begin_passkey_registration",
+            json!({"name": name, "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(begin.status, 200, "{begin:?}");
+    let options = serde_json::from_value(begin.body["options"].clone()).unwrap();
+    (begin.body["ceremony"].clone(), options)
+}
+
 async fn half(app: &TestApp) -> Client {
     let c = app.client();
     let a = c.sign_in(STAFF, STAFF_PASSWORD).await;
@@ -383,4 +399,83 @@ async fn the_setup_wizard_can_enrol_a_passkey_and_finishes_sign_in() {
     );
     assert_eq!(c.me().await.status, 200);
     app.stop().await;
+}
+
+/// A credential id belongs to one account. A client that builds its own answer can claim
+/// someone else's: "none" attestation signs nothing, so another user's authenticator data
+/// (their credential id) can be sent back under a fresh challenge. The server refuses with
+/// 409 and writes nothing.
+#[tokio::test]
+async fn a_credential_id_registered_to_another_account_is_refused_with_409() {
+    let app = TestApp::demo().await;
+    let mut key = SoftPasskey::new(true);
+    let nurse = app.client();
+    nurse.sign_in(STAFF, STAFF_PASSWORD).await;
+    let (ceremony, options) = begin_registration(&nurse, "Nurse's key").await;
+    let original = soft_register(&mut key, origin(&app), options, false);
+    let ok = nurse
+        .call(
+            "finish_passkey_registration",
+            json!({"ceremony": ceremony, "credential": original}),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+
+    let other = app.client();
+    other.sign_in(OTHER_STAFF, STAFF_PASSWORD).await;
+    let (ceremony, options) = begin_registration(&other, "Not really mine").await;
+    let mut forged = original.clone();
+    forged.response.client_data_json = serde_json::to_vec(&json!({
+        "type": "webauthn.create",
+        "challenge": data_encoding::BASE64URL_NOPAD.encode(options.public_key.challenge.as_ref()),
+        "origin": app.origin(),
+        "crossOrigin": false,
+    }))
+    .unwrap();
+    forged.response.attestation_object = as_none_attestation(&original.response.attestation_object);
+    let (passkeys, audit, outbox) = (
+        app.count("passkeys").await,
+        app.count("audit_log").await,
+        app.count("outbox").await,
+    );
+
+    let refused = other
+        .call(
+            "finish_passkey_registration",
+            json!({"ceremony": ceremony, "credential": forged}),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already registered")),
+        "{refused:?}"
+    );
+    assert_eq!(app.count("passkeys").await, passkeys, "no second row");
+    assert_eq!(
+        app.count("audit_log").await,
+        audit,
+        "no 'passkey added' record"
+    );
+    assert_eq!(app.count("outbox").await, outbox, "no 'passkey added' mail");
+    let status = other.call("two_factor_status", json!({})).await;
+    assert_eq!(status.body["enabled"], false, "2FA stays off: {status:?}");
+    let list = other.call("list_passkeys", json!({})).await;
+    assert_eq!(list.body, json!([]));
+    app.stop().await;
+}
+
+/// The same authenticator data with the attestation statement dropped (`fmt: "none"`).
+fn as_none_attestation(attestation_object: &[u8]) -> Vec<u8> {
+    use serde_cbor_2::Value;
+    let Value::Map(mut map) = serde_cbor_2::from_slice::<Value>(attestation_object).unwrap() else {
+        panic!("an attestation object is a CBOR map");
+    };
+    map.insert(Value::Text("fmt".into()), Value::Text("none".into()));
+    map.insert(
+        Value::Text("attStmt".into()),
+        Value::Map(Default::default()),
+    );
+    serde_cbor_2::to_vec(&Value::Map(map)).unwrap()
 }

@@ -68,8 +68,10 @@ fn PasskeyRow(
                         </p>
                     </div>
                     <div class="row-actions">
-                        <button type="button" class="button" on:click=move |_| renaming.set(true)>"Rename"</button>
-                        <button type="button" class="button" on:click=move |_| on_remove.run(remove.clone())>"Remove"</button>
+                        <button type="button" class="button" aria-label=format!("Rename the passkey {}", p.name)
+                            on:click=move |_| renaming.set(true)>"Rename"</button>
+                        <button type="button" class="button" aria-label=format!("Remove the passkey {}", p.name)
+                            on:click=move |_| on_remove.run(remove.clone())>"Remove"</button>
                     </div>
                 }
             }>

@@ -20,8 +20,22 @@ enum Panel {
     Regenerate,
     TurnOff,
     AddPasskey,
-    RemovePasskey(PasskeyInfo),
-    RemoveAuthenticator,
+    Remove(Removal),
+}
+
+/// A method about to be removed, and what removing it means for the account.
+#[derive(Clone, PartialEq)]
+struct Removal {
+    factor: Factor,
+    /// It is the only passkey or app left: removing it turns two-step authentication off.
+    last: bool,
+    organisation_requires: bool,
+}
+
+#[derive(Clone, PartialEq)]
+enum Factor {
+    Passkey(PasskeyInfo),
+    Authenticator,
 }
 
 #[component]
@@ -32,6 +46,23 @@ pub fn SecurityPage() -> impl IntoView {
     let status = Resource::new(overview, |_| two_factor_status());
     let passkeys = Resource::new(overview, |_| list_passkeys());
     let back = Callback::new(move |_| panel.set(Panel::Overview));
+    // Whether this is the last method is worked out from what the page shows; the server
+    // decides again (and refuses while the organisation requires two-step authentication).
+    let remove = Callback::new(move |factor: Factor| {
+        let info = status.get_untracked().and_then(Result::ok);
+        let passkey_count = passkeys
+            .get_untracked()
+            .and_then(Result::ok)
+            .map_or(0, |l| l.len());
+        let app_count = info
+            .as_ref()
+            .map_or(0, |i| usize::from(i.authenticator_added.is_some()));
+        panel.set(Panel::Remove(Removal {
+            factor,
+            last: passkey_count + app_count <= 1,
+            organisation_requires: info.is_some_and(|i| i.organisation_requires),
+        }));
+    });
     let added = move |added: AuthenticatorAdded| {
         panel.set(match added.backup_codes {
             Some(codes) => Panel::ShowCodes(codes),
@@ -50,14 +81,14 @@ pub fn SecurityPage() -> impl IntoView {
                     Panel::Overview => view! {
                         <Suspense fallback=|| view! { <p role="status">"Loading…"</p> }>
                             {move || status.get().map(|r| match r {
-                                Ok(info) => view! { <Overview info panel/> }.into_any(),
+                                Ok(info) => view! { <Overview info panel on_remove=remove/> }.into_any(),
                                 Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
                             })}
                             {move || passkeys.get().map(|r| match r {
                                 Ok(list) => view! {
                                     <PasskeyList passkeys=list
                                         on_add=move |_| panel.set(Panel::AddPasskey)
-                                        on_remove=move |p| panel.set(Panel::RemovePasskey(p))
+                                        on_remove=move |p| remove.run(Factor::Passkey(p))
                                         on_renamed=move |_| refresh.update(|n| *n += 1)/>
                                 }.into_any(),
                                 Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -74,8 +105,7 @@ pub fn SecurityPage() -> impl IntoView {
                     Panel::Regenerate => view! { <Regenerate panel/> }.into_any(),
                     Panel::TurnOff => view! { <TurnOff panel/> }.into_any(),
                     Panel::AddPasskey => view! { <AddPasskey on_added=added on_cancel=back/> }.into_any(),
-                    Panel::RemovePasskey(p) => view! { <RemovePasskeyPanel passkey=p panel/> }.into_any(),
-                    Panel::RemoveAuthenticator => view! { <RemoveAuthenticatorPanel panel/> }.into_any(),
+                    Panel::Remove(removal) => view! { <RemoveFactor removal panel/> }.into_any(),
                 }}
             </section>
         </Page>
@@ -83,7 +113,11 @@ pub fn SecurityPage() -> impl IntoView {
 }
 
 #[component]
-fn Overview(info: crate::api_two_factor::TwoFactorInfo, panel: RwSignal<Panel>) -> impl IntoView {
+fn Overview(
+    info: crate::api_two_factor::TwoFactorInfo,
+    panel: RwSignal<Panel>,
+    on_remove: Callback<Factor>,
+) -> impl IntoView {
     let on = info.enabled;
     view! {
         <p id="tf-status" class=if on { "notice notice-ok" } else { "notice notice-info" }>
@@ -110,7 +144,7 @@ fn Overview(info: crate::api_two_factor::TwoFactorInfo, panel: RwSignal<Panel>) 
                     </button>
                     {info.authenticator_added.is_some().then(|| view! {
                         <button type="button" class="button" aria-label="Remove the authenticator app"
-                            on:click=move |_| panel.set(Panel::RemoveAuthenticator)>"Remove"</button>
+                            on:click=move |_| on_remove.run(Factor::Authenticator)>"Remove"</button>
                     })}
                 </div>
             </li>
@@ -192,40 +226,66 @@ fn TurnOff(panel: RwSignal<Panel>) -> impl IntoView {
     }
 }
 
+/// Removing a passkey or the authenticator app. When it is the last method the page says
+/// plainly that two-step authentication turns off (or, while the organisation requires
+/// it, that another method must be added first).
 #[component]
-fn RemoveAuthenticatorPanel(panel: RwSignal<Panel>) -> impl IntoView {
-    let action = ServerAction::<RemoveAuthenticator>::new();
+fn RemoveFactor(removal: Removal, panel: RwSignal<Panel>) -> impl IntoView {
+    let passkey = ServerAction::<RemovePasskey>::new();
+    let app = ServerAction::<RemoveAuthenticator>::new();
     Effect::new(move || {
-        if let Some(Ok(())) = action.value().get() {
+        if matches!(passkey.value().get(), Some(Ok(())))
+            || matches!(app.value().get(), Some(Ok(())))
+        {
             panel.set(Panel::Overview);
         }
     });
+    let (title, consequence, submit) = match &removal.factor {
+        Factor::Passkey(p) => (
+            format!("Remove the passkey \"{}\"", p.name),
+            "You will no longer be able to sign in with it.",
+            "Remove passkey",
+        ),
+        Factor::Authenticator => (
+            "Remove the authenticator app".to_string(),
+            "Its codes will stop working.",
+            "Remove app",
+        ),
+    };
+    let warning = match (removal.last, removal.organisation_requires) {
+        (false, _) => None,
+        (true, false) => Some(view! {
+            <p class="notice notice-error" id="last-method-warning" role="status">
+                "This is your last two-step method. Removing it turns two-step authentication off and deletes your backup codes: only your password will protect your account."
+            </p>
+        }.into_any()),
+        (true, true) => Some(view! {
+            <p class="notice notice-info" id="last-method-warning" role="status">
+                "Your organisation requires two-step authentication, and this is your last method. Add another passkey or app first, then remove this one."
+            </p>
+        }.into_any()),
+    };
+    let blocked = removal.last && removal.organisation_requires;
+    let factor = removal.factor.clone();
+    let (passkey_error, app_error) = (action_error(passkey), action_error(app));
+    let error = Signal::derive(move || passkey_error.get().or_else(|| app_error.get()));
+    let busy = Signal::derive(move || passkey.pending().get() || app.pending().get());
     view! {
-        <h2>"Remove the authenticator app"</h2>
-        <p>"Its codes will stop working. If it is your last two-step method, two-step authentication turns off."</p>
-        <StepUpForm id="remove-app-password" submit="Remove app" pending="Removing…" danger=true
-            error=action_error(action) busy=action.pending().into()
-            on_password=move |password| { action.dispatch(RemoveAuthenticator { password }); }
-            on_cancel=move |_| panel.set(Panel::Overview)/>
-    }
-}
-
-#[component]
-fn RemovePasskeyPanel(passkey: PasskeyInfo, panel: RwSignal<Panel>) -> impl IntoView {
-    let action = ServerAction::<RemovePasskey>::new();
-    Effect::new(move || {
-        if let Some(Ok(())) = action.value().get() {
-            panel.set(Panel::Overview);
-        }
-    });
-    let id = passkey.id.clone();
-    view! {
-        <h2>{format!("Remove the passkey \"{}\"", passkey.name)}</h2>
-        <p>"You will no longer be able to sign in with it. If it is your last two-step method, two-step authentication turns off."</p>
-        <StepUpForm id="remove-password" submit="Remove passkey" pending="Removing…" danger=true
-            error=action_error(action) busy=action.pending().into()
-            on_password=move |password| { action.dispatch(RemovePasskey { id: id.clone(), password }); }
-            on_cancel=move |_| panel.set(Panel::Overview)/>
+        <h2>{title}</h2>
+        <p>{consequence}</p>
+        {warning}
+        {if blocked {
+            view! { <button type="button" class="button" on:click=move |_| panel.set(Panel::Overview)>"Back"</button> }.into_any()
+        } else {
+            view! {
+                <StepUpForm id="remove-password" submit pending="Removing…" danger=true error busy
+                    on_password=move |password| match &factor {
+                        Factor::Passkey(p) => { passkey.dispatch(RemovePasskey { id: p.id.clone(), password }); }
+                        Factor::Authenticator => { app.dispatch(RemoveAuthenticator { password }); }
+                    }
+                    on_cancel=move |_| panel.set(Panel::Overview)/>
+            }.into_any()
+        }}
     }
 }
 

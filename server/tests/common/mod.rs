@@ -17,6 +17,8 @@ pub const ADMIN: &str = "admin@riverside.example";
 pub const ADMIN_PASSWORD: &str = "demo admin passphrase";
 pub const STAFF: &str = "nurse.jones@riverside.example";
 pub const STAFF_PASSWORD: &str = "demo staff passphrase";
+/// A second staff account with the same demo password.
+pub const OTHER_STAFF: &str = "dr.patel@riverside.example";
 
 pub struct TestApp {
     pub running: Option<Running>,
@@ -167,6 +169,7 @@ impl TestApp {
             "audit_log" => "SELECT COUNT(*) FROM audit_log",
             "outbox" => "SELECT COUNT(*) FROM outbox",
             "organisation" => "SELECT COUNT(*) FROM organisation",
+            "passkeys" => "SELECT COUNT(*) FROM passkeys",
             other => panic!("no count for {other}"),
         };
         sqlx::query_scalar(sql)
