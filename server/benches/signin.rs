@@ -7,15 +7,17 @@
 //! the hash budget the rest of the request costs). During each storm a probe loads the
 //! sign-in page and reports its p50/p99 latency. Prints numbers; asserts nothing.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::{free_port, ms, percentile};
 use tessera_core::accounts::Role;
-use tessera_core::mail::Transport;
 use tessera_core::password::{HashCost, PasswordHasher};
-use tessera_core::{SystemClock, TesseraConfig};
-use tessera_server::config::{web_settings, MailConfig, ServerConfig};
+use tessera_core::SystemClock;
+use tessera_server::config::ServerConfig;
 
 const STORM: Duration = Duration::from_secs(6);
 const PASSWORD: &str = "benchmark passphrase 2026";
@@ -23,36 +25,12 @@ const PASSWORD: &str = "benchmark passphrase 2026";
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let mut leptos = leptos::config::get_configuration(Some("../Leptos.toml"))
-        .or_else(|_| leptos::config::get_configuration(Some("Leptos.toml")))
-        .unwrap()
-        .leptos_options;
-    leptos.site_addr = ([127, 0, 0, 1], port).into();
-    let config = ServerConfig {
-        core: TesseraConfig {
-            public_origin: format!("http://localhost:{port}"),
-            server_key: tessera_core::secret_box::ServerKey::generate(),
-            database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-            hash_cost: HashCost::standard(),
-            max_concurrent_hashes: cores * 2,
-        },
-        web: web_settings(&format!("http://localhost:{port}"), false).unwrap(),
-        leptos,
-        mail: MailConfig {
-            transport: Transport::Folder(dir.path().join("outbox")),
-            from: "Tessera <tessera@localhost>".parse().unwrap(),
-            poll_every: Duration::from_secs(5),
-        },
-        demo: true,
-    };
+    let mut config = ServerConfig::loopback(dir.path(), port, true).unwrap();
+    config.core.max_concurrent_hashes = cores * 2;
     let running = tessera_server::start(config, Arc::new(SystemClock))
         .await
         .unwrap();
@@ -176,16 +154,4 @@ async fn raw_hash_rate(parallel: usize) -> f64 {
         total += t.await.unwrap();
     }
     total as f64 / started.elapsed().as_secs_f64()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

@@ -1,7 +1,7 @@
 //! Configuration: Leptos site settings from `Leptos.toml` (with `LEPTOS_*` environment
 //! overrides), Tessera's own settings from flags and `TESSERA_*` environment variables.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -27,6 +27,32 @@ pub struct ServerConfig {
     pub mail: MailConfig,
     /// Seed a demo organisation into an empty database.
     pub demo: bool,
+}
+
+impl ServerConfig {
+    /// Tessera on 127.0.0.1:`port` with its state in `data_dir` and production defaults
+    /// otherwise: what the integration tests and benchmarks start (and then adjust).
+    /// Reads `Leptos.toml` from the current folder or its parent (the workspace root).
+    pub fn loopback(data_dir: &Path, port: u16, demo: bool) -> anyhow::Result<ServerConfig> {
+        let leptos_config = ["Leptos.toml", "../Leptos.toml"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .context("no Leptos.toml in this folder or its parent")?;
+        let settings = Settings {
+            leptos_config,
+            data_dir: data_dir.to_path_buf(),
+            database_url: None,
+            public_url: Some(format!("http://localhost:{port}")),
+            smtp_url: None,
+            mail_from: "Tessera <tessera@localhost>".into(),
+            secret_key: None,
+            trust_forwarded_for: false,
+        };
+        let mut config = settings.build(demo)?;
+        config.leptos.site_addr = ([127, 0, 0, 1], port).into();
+        Ok(config)
+    }
 }
 
 /// What the operator can set, before it is checked and combined.

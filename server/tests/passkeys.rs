@@ -4,35 +4,15 @@
 
 mod common;
 
+use common::factors::soft_register;
 use common::*;
 use serde_json::json;
 use url::Url;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_rs_proto::{
-    CreationChallengeResponse, RequestChallengeResponse, ResidentKeyRequirement,
-    UserVerificationPolicy,
+    CreationChallengeResponse, RequestChallengeResponse, UserVerificationPolicy,
 };
-
-/// What the browser would do with the options, done by the soft authenticator. It cannot
-/// store discoverable credentials, so that request (asserted by the caller) is dropped here;
-/// `without_uv` plays an authenticator that skips user verification.
-fn soft_register(
-    key: &mut SoftPasskey,
-    at: Url,
-    mut options: CreationChallengeResponse,
-    without_uv: bool,
-) -> webauthn_rs_proto::RegisterPublicKeyCredential {
-    if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
-        selection.require_resident_key = false;
-        selection.resident_key = Some(ResidentKeyRequirement::Discouraged);
-        if without_uv {
-            selection.user_verification = UserVerificationPolicy::Discouraged_DO_NOT_USE;
-        }
-    }
-    key.do_registration(at, options)
-        .expect("soft passkey registers")
-}
 
 fn origin(app: &TestApp) -> Url {
     Url::parse(&app.origin()).unwrap()

@@ -4,28 +4,9 @@
 
 mod common;
 
+use common::factors::totp;
 use common::*;
-use hmac::{Hmac, Mac};
 use serde_json::json;
-
-/// RFC 6238 (SHA-1, 6 digits, 30 s) written out here, independent of the server's totp-rs.
-fn totp(key_grouped: &str, at: i64) -> String {
-    let key = data_encoding::BASE32_NOPAD
-        .decode(key_grouped.replace(' ', "").as_bytes())
-        .unwrap();
-    let counter = (at / 30) as u64;
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();
-    mac.update(&counter.to_be_bytes());
-    let hash = mac.finalize().into_bytes();
-    let offset = (hash[19] & 0xf) as usize;
-    let bin = u32::from_be_bytes([
-        hash[offset] & 0x7f,
-        hash[offset + 1],
-        hash[offset + 2],
-        hash[offset + 3],
-    ]);
-    format!("{:06}", bin % 1_000_000)
-}
 
 /// Turns on 2FA for `email` with an authenticator app; returns the key and the codes.
 async fn enrol(app: &TestApp, email: &str, password: &str) -> (String, Vec<String>) {

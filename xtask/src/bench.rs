@@ -2,7 +2,10 @@
 //!
 //! 1. Sign-in throughput against the running server beside the raw argon2 rate
 //!    (`server/benches/signin.rs`).
-//! 2. The release wasm, JS and CSS of the pages: raw, gzip and brotli sizes.
+//! 2. Second-factor verifications (authenticator app, passkey, backup code) per second and
+//!    their latency at 1, 8 and 64 clients, beside a no-op authenticated request
+//!    (`server/benches/second_factor.rs`).
+//! 3. The release wasm, JS and CSS of the pages: raw, gzip and brotli sizes.
 
 use std::io::Write as _;
 use std::process::Command;
@@ -16,6 +19,8 @@ pub fn all() -> Result<()> {
     tools::ensure_wasm_opt()?;
     step("Benchmark: sign-ins per second (release build, real server on 127.0.0.1)");
     sh(Command::new("cargo").args(["bench", "-p", "server", "--bench", "signin"]))?;
+    step("Benchmark: second-factor verifications per second (release build, real server)");
+    sh(Command::new("cargo").args(["bench", "-p", "server", "--bench", "second_factor"]))?;
     sizes()
 }
 

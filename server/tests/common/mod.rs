@@ -3,14 +3,16 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this harness
 
+pub mod factors;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tessera_core::mail::Transport;
 use tessera_core::password::HashCost;
-use tessera_core::{ManualClock, TesseraConfig};
-use tessera_server::config::{web_settings, MailConfig, ServerConfig};
+use tessera_core::ManualClock;
+use tessera_server::config::ServerConfig;
 use tessera_server::Running;
 
 pub const ADMIN: &str = "admin@riverside.example";
@@ -69,27 +71,13 @@ impl TestApp {
     }
 
     fn config(&self) -> ServerConfig {
-        let mut leptos = leptos::config::get_configuration(Some("../Leptos.toml"))
-            .unwrap()
-            .leptos_options;
-        leptos.site_addr = ([127, 0, 0, 1], self.port).into();
-        ServerConfig {
-            core: TesseraConfig {
-                public_origin: format!("http://localhost:{}", self.port),
-                server_key: self.server_key.clone(),
-                database_url: format!("sqlite://{}", self.db_path().display()),
-                hash_cost: HashCost::danger_test_minimum(),
-                max_concurrent_hashes: 4,
-            },
-            web: web_settings(&format!("http://localhost:{}", self.port), false).unwrap(),
-            leptos,
-            mail: MailConfig {
-                transport: self.transport.clone(),
-                from: "Tessera <tessera@localhost>".parse().unwrap(),
-                poll_every: std::time::Duration::from_millis(100),
-            },
-            demo: self.demo,
-        }
+        let mut config = ServerConfig::loopback(self.dir.path(), self.port, self.demo).unwrap();
+        config.core.server_key = self.server_key.clone();
+        config.core.hash_cost = HashCost::danger_test_minimum();
+        config.core.max_concurrent_hashes = 4;
+        config.mail.transport = self.transport.clone();
+        config.mail.poll_every = std::time::Duration::from_millis(100);
+        config
     }
 
     pub fn db_path(&self) -> PathBuf {
