@@ -31,6 +31,8 @@ pub enum AuditKind {
     PasskeyAdded,
     PasskeyRenamed,
     PasskeyRemoved,
+    /// A passkey signed with a counter that did not move forward: a copy may exist.
+    PasskeyPossiblyCloned,
 }
 
 impl AuditKind {
@@ -55,6 +57,7 @@ impl AuditKind {
             AuditKind::PasskeyAdded => "passkey_added",
             AuditKind::PasskeyRenamed => "passkey_renamed",
             AuditKind::PasskeyRemoved => "passkey_removed",
+            AuditKind::PasskeyPossiblyCloned => "passkey_possibly_cloned",
         }
     }
 }

@@ -459,3 +459,52 @@ fn as_none_attestation(attestation_object: &[u8]) -> Vec<u8> {
     );
     serde_cbor_2::to_vec(&Value::Map(map)).unwrap()
 }
+
+/// A copied passkey: its signature is valid, but its counter is behind the one stored from
+/// the original's last use. Refused, audited as a possible clone, and the user is told;
+/// the stored counter is not moved back.
+#[tokio::test]
+async fn a_counter_that_goes_backwards_is_refused_audited_and_mailed() {
+    let app = TestApp::demo().await;
+    let mut key = SoftPasskey::new(true);
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    assert_eq!(
+        register(&app, &c, &mut key, "Clinic YubiKey").await.status,
+        200
+    );
+    let c = half(&app).await;
+    assert_eq!(
+        passkey_step(&app, &c, &mut key, &origin(&app)).await.status,
+        200
+    );
+
+    // The original has signed 1000 times elsewhere; this copy still counts from where it was.
+    sqlx::query("UPDATE passkeys SET passkey = json_set(passkey, '$.cred.counter', 1000)")
+        .execute(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    let c = half(&app).await;
+    let refused = passkey_step(&app, &c, &mut key, &origin(&app)).await;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("passkey was not accepted")),
+        "{refused:?}"
+    );
+    assert_eq!(c.me().await.status, 403, "still a half session");
+    assert_eq!(
+        app.audit_kinds().await.last().map(String::as_str),
+        Some("passkey_possibly_cloned")
+    );
+    let counter: i64 =
+        sqlx::query_scalar("SELECT json_extract(passkey, '$.cred.counter') FROM passkeys")
+            .fetch_one(app.running().tessera.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(counter, 1000, "the stored counter is not moved back");
+    app.wait_for_mail(&["\"Clinic YubiKey\"", "may have been copied", STAFF])
+        .await;
+    app.stop().await;
+}

@@ -8,7 +8,7 @@
 use uuid::Uuid;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, Credential, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, WebauthnError,
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
@@ -18,6 +18,16 @@ use crate::audit::AuditKind;
 use crate::passkeys::{self as store, CeremonyKind, StoredPasskey};
 use crate::session::SessionState;
 use crate::{CoreError, CoreResult};
+
+/// Why a second-step proof did not count.
+pub(super) enum Refusal {
+    /// A wrong code; for a passkey: an expired or used ceremony, a bad signature, the
+    /// wrong origin, no user verification …
+    NotVerified,
+    /// Signed correctly, but its counter did not move past the stored one: the passkey's
+    /// private key may have been copied (WebAuthn §6.1.1).
+    PossiblyCloned { name: String },
+}
 
 fn internal(e: impl std::fmt::Display) -> CoreError {
     CoreError::Internal(e.to_string())
@@ -210,13 +220,13 @@ impl Tessera {
     }
 
     /// Verifies an assertion against its ceremony (taken, so it cannot be replayed) and
-    /// returns the updated passkey and its backup state, or `None` if it does not verify.
+    /// returns the updated passkey and its backup state, or why it was refused.
     pub(super) async fn check_passkey(
         &self,
         user: Uuid,
         ceremony: Uuid,
         credential: &PublicKeyCredential,
-    ) -> CoreResult<Option<(Passkey, bool)>> {
+    ) -> CoreResult<Result<(Passkey, bool), Refusal>> {
         let state = {
             let mut conn = self.db.pool().acquire().await?;
             store::take_ceremony(
@@ -229,29 +239,40 @@ impl Tessera {
             .await?
         };
         let Some((state, _)) = state else {
-            return Ok(None);
+            return Ok(Err(Refusal::NotVerified));
         };
         let state: PasskeyAuthentication = serde_json::from_str(&state).map_err(internal)?;
+        let stored = self.list_passkeys(user).await?;
         let result = match self
             .webauthn
             .finish_passkey_authentication(credential, &state)
         {
             Ok(result) => result,
+            // A valid signature whose counter is not above the stored one: two copies of
+            // the private key are in use. Refused, and the caller records it.
+            Err(WebauthnError::CredentialPossibleCompromise) => {
+                let name = stored
+                    .iter()
+                    .find(|p| p.passkey.cred_id().as_slice() == credential.raw_id.as_slice())
+                    .map_or_else(|| "unknown".to_string(), |p| p.name.clone());
+                return Ok(Err(Refusal::PossiblyCloned { name }));
+            }
             Err(e) => {
                 tracing::info!(error = ?e, "passkey assertion refused");
-                return Ok(None);
+                return Ok(Err(Refusal::NotVerified));
             }
         };
-        let mut stored = self
-            .list_passkeys(user)
-            .await?
+        let mut stored = stored
             .into_iter()
             .find(|p| p.passkey.cred_id() == result.cred_id())
             .map(|p| p.passkey);
-        Ok(stored.as_mut().map(|p| {
-            p.update_credential(&result);
-            (p.clone(), result.backup_state())
-        }))
+        Ok(match stored.as_mut() {
+            Some(p) => {
+                p.update_credential(&result);
+                Ok((p.clone(), result.backup_state()))
+            }
+            None => Err(Refusal::NotVerified),
+        })
     }
 
     pub async fn rename_passkey(

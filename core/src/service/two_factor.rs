@@ -6,6 +6,7 @@
 
 use uuid::Uuid;
 
+use super::passkey_flows::Refusal;
 use super::{Caller, ClientInfo, Tessera};
 use crate::accounts::User;
 use crate::audit::{self, AuditEvent, AuditKind};
@@ -204,46 +205,79 @@ impl Tessera {
                 .check_passkey(user.id, *ceremony, credential)
                 .await?
                 .map(|(passkey, backup_state)| Method::Passkey(Box::new(passkey), backup_state)),
-            Proof::AuthenticatorCode(code) => {
-                self.check_totp(user.id, code).await?.map(Method::Totp)
-            }
+            Proof::AuthenticatorCode(code) => self
+                .check_totp(user.id, code)
+                .await?
+                .map(Method::Totp)
+                .ok_or(Refusal::NotVerified),
             Proof::BackupCode(code) => self
                 .check_backup_code(user.id, code)
                 .await?
-                .map(Method::Backup),
+                .map(Method::Backup)
+                .ok_or(Refusal::NotVerified),
         };
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let Some(method) = verified else {
-            let kind = match proof {
-                Proof::AuthenticatorCode(_) => "authenticator code",
-                Proof::BackupCode(_) => "backup code",
-                Proof::Passkey { .. } => "passkey (refused, cancelled or expired)",
-            };
-            audit::record(
-                &mut tx,
-                event(AuditKind::SecondFactorFailed, caller, client)
-                    .detail(format!("wrong {kind}")),
-                now,
-            )
-            .await?;
-            if counted == WARN_AFTER_FAILURES {
-                mail::enqueue(&mut tx, &password_known_mail(user, now, &client.addr), now).await?;
+        let method = match verified {
+            Ok(method) => method,
+            Err(refusal) => {
+                let record = match (&proof, refusal) {
+                    (_, Refusal::PossiblyCloned { name }) => {
+                        let what = format!(
+                            "Your passkey \"{name}\" was used to sign in, but it answered with a sign-in counter that \
+                             did not move forward. This can mean a copy of it exists. The sign-in was refused. \
+                             If you did not copy or restore this passkey, remove it and add it again."
+                        );
+                        mail::enqueue(
+                            &mut tx,
+                            &notice(
+                                user,
+                                "A passkey on your Tessera account may have been copied",
+                                &what,
+                            ),
+                            now,
+                        )
+                        .await?;
+                        event(AuditKind::PasskeyPossiblyCloned, caller, client).detail(format!(
+                            "passkey \"{name}\": sign-in counter did not increase; refused"
+                        ))
+                    }
+                    (Proof::AuthenticatorCode(_), _) => {
+                        event(AuditKind::SecondFactorFailed, caller, client)
+                            .detail("wrong authenticator code")
+                    }
+                    (Proof::BackupCode(_), _) => {
+                        event(AuditKind::SecondFactorFailed, caller, client)
+                            .detail("wrong backup code")
+                    }
+                    (Proof::Passkey { .. }, _) => {
+                        event(AuditKind::SecondFactorFailed, caller, client)
+                            .detail("passkey refused, cancelled or expired")
+                    }
+                };
+                audit::record(&mut tx, record, now).await?;
+                if counted == WARN_AFTER_FAILURES {
+                    mail::enqueue(&mut tx, &password_known_mail(user, now, &client.addr), now)
+                        .await?;
+                }
+                if counted == throttle::ThrottlePolicy::ACCOUNT.lock_after {
+                    audit::record(
+                        &mut tx,
+                        event(AuditKind::AccountLocked, caller, client)
+                            .detail(format!("{counted} failed second steps")),
+                        now,
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                return Err(match proof {
+                    Proof::Passkey { .. } => CoreError::invalid(
+                        "passkey",
+                        "That passkey was not accepted. Try again, or use another method.",
+                    ),
+                    _ => CoreError::invalid("code", "That code is not right. Try again."),
+                });
             }
-            if counted == throttle::ThrottlePolicy::ACCOUNT.lock_after {
-                audit::record(
-                    &mut tx,
-                    event(AuditKind::AccountLocked, caller, client)
-                        .detail(format!("{counted} failed second steps")),
-                    now,
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            return Err(CoreError::invalid(
-                "code",
-                "That code is not right. Try again.",
-            ));
         };
         // Only now is the use final: the watermark moves, or the code is spent.
         let (won, left) = match &method {
