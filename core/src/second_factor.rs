@@ -121,6 +121,18 @@ pub async fn delete_totp(conn: &mut AnyConnection, user: Uuid) -> CoreResult<boo
     Ok(result.rows_affected() == 1)
 }
 
+/// How many two-step methods (passkeys and the authenticator app) the user has.
+pub async fn methods(conn: &mut AnyConnection, user: Uuid) -> CoreResult<i64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) \
+              + (SELECT COUNT(*) FROM totp_credentials WHERE user_id = $1)",
+    )
+    .bind(user.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(n)
+}
+
 /// Replaces every backup code of the user with `hashed` (lookup, hash) pairs: the old
 /// ones die in the same transaction the new ones are born.
 pub async fn replace_backup_codes(

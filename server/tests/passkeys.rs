@@ -508,3 +508,45 @@ async fn a_counter_that_goes_backwards_is_refused_audited_and_mailed() {
         .await;
     app.stop().await;
 }
+
+/// Two removals at once while the organisation requires two-step authentication. Both
+/// usually pass the early "is it the last method?" check (made before the password is
+/// verified); the rule is checked again inside each removal's transaction, so exactly one
+/// goes and one method remains.
+#[tokio::test]
+async fn racing_removals_cannot_remove_the_last_required_method() {
+    let app = TestApp::demo().await;
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    let (mut first, mut second) = (SoftPasskey::new(true), SoftPasskey::new(true));
+    assert_eq!(register(&app, &c, &mut first, "Laptop").await.status, 200);
+    assert_eq!(register(&app, &c, &mut second, "Phone").await.status, 200);
+    sqlx::query("UPDATE organisation SET require_two_factor = 1")
+        .execute(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    let ids: Vec<String> = c
+        .call("list_passkeys", json!({}))
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    let answers = futures::future::join_all(ids.iter().map(|id| {
+        c.call(
+            "remove_passkey",
+            json!({"id": id, "password": STAFF_PASSWORD}),
+        )
+    }))
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 422], "{answers:?}");
+    let left = c.call("list_passkeys", json!({})).await;
+    assert_eq!(left.body.as_array().unwrap().len(), 1);
+    let status = c.call("two_factor_status", json!({})).await;
+    assert_eq!(status.body["enabled"], true);
+    app.stop().await;
+}

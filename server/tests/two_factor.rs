@@ -456,3 +456,103 @@ async fn removing_the_authenticator_app_when_it_is_the_last_method_turns_two_fac
         .contains(&"authenticator_removed".to_string()));
     app.stop().await;
 }
+
+/// 500 wrong guesses at once, app codes and backup codes mixed, from several half
+/// sessions: the account's counter is taken before anything is checked, so no more guesses
+/// are checked than the lock allows, and then even the right code is refused.
+#[tokio::test]
+async fn five_hundred_parallel_wrong_guesses_get_no_more_tries_than_the_limit() {
+    let app = TestApp::demo().await;
+    let (key, _) = enrol(&app, STAFF, STAFF_PASSWORD).await;
+    app.advance(60);
+    let mut clients = Vec::new();
+    for _ in 0..5 {
+        clients.push(half(&app, STAFF, STAFF_PASSWORD).await);
+    }
+    let guesses = (0..500).map(|i| {
+        let c = &clients[i % clients.len()];
+        async move {
+            if i % 2 == 0 {
+                second(c, "authenticator", &format!("{:06}", 100_000 + i)).await
+            } else {
+                second(c, "backup_code", "AAAA-BBBB-CCCC-DDDD").await
+            }
+        }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|a| a.status == 422).count();
+    let held_back = answers.iter().filter(|a| a.status == 429).count();
+    assert_eq!(checked + held_back, 500, "only 422 or 429");
+    assert!(
+        (1..=10).contains(&checked),
+        "{checked} guesses were checked"
+    );
+    let failures = app
+        .audit_kinds()
+        .await
+        .iter()
+        .filter(|k| *k == "second_factor_failed")
+        .count();
+    assert_eq!(failures, checked, "one audit record per checked guess");
+    let right = second(&clients[0], "authenticator", &totp(&key, app.clock_now())).await;
+    assert_eq!(right.status, 429, "the right code waits too: {right:?}");
+    app.stop().await;
+}
+
+/// The second step proves the session's own user: another user's valid code is refused.
+#[tokio::test]
+async fn another_users_code_does_not_work_in_my_half_session() {
+    let app = TestApp::demo().await;
+    enrol(&app, STAFF, STAFF_PASSWORD).await;
+    let (other_key, other_codes) = enrol(&app, OTHER_STAFF, STAFF_PASSWORD).await;
+    app.advance(60);
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    let code = totp(&other_key, app.clock_now());
+    assert_eq!(second(&c, "authenticator", &code).await.status, 422);
+    assert_eq!(second(&c, "backup_code", &other_codes[0]).await.status, 422);
+    assert_eq!(c.me().await.status, 403, "still a half session");
+    // The other user's code and backup code are untouched.
+    let theirs = half(&app, OTHER_STAFF, STAFF_PASSWORD).await;
+    assert_eq!(second(&theirs, "authenticator", &code).await.status, 200);
+    app.stop().await;
+}
+
+/// The code that confirmed the app was used: it cannot sign in afterwards.
+#[tokio::test]
+async fn the_confirming_code_cannot_sign_in_again() {
+    let app = TestApp::demo().await;
+    let (key, _) = enrol(&app, STAFF, STAFF_PASSWORD).await;
+    let c = half(&app, STAFF, STAFF_PASSWORD).await;
+    let same = totp(&key, app.clock_now());
+    assert_eq!(second(&c, "authenticator", &same).await.status, 422);
+    app.advance(30);
+    let next = totp(&key, app.clock_now());
+    assert_eq!(second(&c, "authenticator", &next).await.status, 200);
+    app.stop().await;
+}
+
+/// Removing a method signs the account out everywhere else (whoever used that method on
+/// another device is out), and keeps the session that made the change.
+#[tokio::test]
+async fn removing_a_method_ends_the_other_sessions() {
+    let app = TestApp::demo().await;
+    let (c, key, _) = enrol_with_client(&app, STAFF, STAFF_PASSWORD).await;
+    app.advance(30);
+    let elsewhere = half(&app, STAFF, STAFF_PASSWORD).await;
+    let code = totp(&key, app.clock_now());
+    assert_eq!(second(&elsewhere, "authenticator", &code).await.status, 200);
+    assert_eq!(elsewhere.me().await.status, 200);
+    let removed = c
+        .call("remove_authenticator", json!({"password": STAFF_PASSWORD}))
+        .await;
+    assert_eq!(removed.status, 200, "{removed:?}");
+    assert_eq!(
+        c.me().await.status,
+        200,
+        "the session that removed it stays"
+    );
+    assert_eq!(elsewhere.me().await.status, 401, "the other device is out");
+    app.wait_for_mail(&["signed out everywhere else", STAFF])
+        .await;
+    app.stop().await;
+}

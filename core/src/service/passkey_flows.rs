@@ -12,7 +12,7 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
-use super::two_factor::{event, set_two_factor, FactorAdded};
+use super::two_factor::{after_method_removed, event, signed_out_note, FactorAdded};
 use super::{Caller, ClientInfo, Tessera};
 use crate::audit::AuditKind;
 use crate::passkeys::{self as store, CeremonyKind, StoredPasskey};
@@ -326,28 +326,20 @@ impl Tessera {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let name = store::delete(&mut tx, user.id, id).await?;
-        if last {
-            crate::second_factor::delete_backup_codes(&mut tx, user.id).await?;
-            set_two_factor(&mut tx, user.id, false).await?;
-        }
+        let after = after_method_removed(&mut tx, caller).await?;
         let what = format!(
-            "The passkey \"{name}\" was removed from your account.{}",
-            if last {
+            "The passkey \"{name}\" was removed from your account.{}{}",
+            if after.last {
                 " It was your last two-step method, so two-step authentication is now off."
             } else {
                 ""
-            }
+            },
+            signed_out_note(after.sessions_ended)
         );
         self.record_and_tell(
             tx,
-            event(AuditKind::PasskeyRemoved, caller, client).detail(format!(
-                "\"{name}\"{}",
-                if last {
-                    "; two-step authentication turned off"
-                } else {
-                    ""
-                }
-            )),
+            event(AuditKind::PasskeyRemoved, caller, client)
+                .detail(format!("\"{name}\"; {}", after.detail())),
             user,
             ("A passkey was removed from your Tessera account", &what),
             now,

@@ -396,14 +396,19 @@ impl Tessera {
         store::delete_backup_codes(&mut tx, caller.user.id).await?;
         crate::passkeys::delete_all(&mut tx, caller.user.id).await?;
         set_two_factor(&mut tx, caller.user.id, false).await?;
+        let ended = end_other_sessions(&mut tx, caller).await?;
         self.record_and_tell(
             tx,
-            event(AuditKind::TwoFactorDisabled, caller, client)
-                .detail("all methods and backup codes removed"),
+            event(AuditKind::TwoFactorDisabled, caller, client).detail(format!(
+                "all methods and backup codes removed; {ended} other session(s) ended"
+            )),
             &caller.user,
             (
                 "Two-step authentication was turned off for your Tessera account",
-                "Two-step authentication was turned off. Only your password now protects your account.",
+                &format!(
+                    "Two-step authentication was turned off. Only your password now protects your account.{}",
+                    signed_out_note(ended)
+                ),
             ),
             now,
         )
@@ -433,27 +438,26 @@ impl Tessera {
         self.confirm_password(caller, password, client).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
-        store::delete_totp(&mut tx, caller.user.id).await?;
-        if last {
-            store::delete_backup_codes(&mut tx, caller.user.id).await?;
-            set_two_factor(&mut tx, caller.user.id, false).await?;
+        if !store::delete_totp(&mut tx, caller.user.id).await? {
+            return Err(CoreError::NotFound);
         }
-        let what = if last {
-            "The authenticator app was removed from your account. It was your last two-step method, so two-step authentication is now off."
-        } else {
-            "The authenticator app was removed from your account."
-        };
+        let after = after_method_removed(&mut tx, caller).await?;
+        let what = format!(
+            "The authenticator app was removed from your account.{}{}",
+            if after.last {
+                " It was your last two-step method, so two-step authentication is now off."
+            } else {
+                ""
+            },
+            signed_out_note(after.sessions_ended)
+        );
         self.record_and_tell(
             tx,
-            event(AuditKind::AuthenticatorRemoved, caller, client).detail(if last {
-                "last method; two-step authentication turned off"
-            } else {
-                "passkeys remain"
-            }),
+            event(AuditKind::AuthenticatorRemoved, caller, client).detail(after.detail()),
             &caller.user,
             (
                 "An authenticator app was removed from your Tessera account",
-                what,
+                &what,
             ),
             now,
         )
@@ -552,6 +556,68 @@ pub(super) async fn factor_added(
         Some(state) => Some(session::rotate(tx, &caller.session, state, now).await?),
         None => None,
     })
+}
+
+/// What removing one method did to the account.
+pub(super) struct AfterRemoval {
+    /// It was the last method: two-step authentication is off and the codes are gone.
+    pub last: bool,
+    pub sessions_ended: u64,
+}
+
+impl AfterRemoval {
+    pub fn detail(&self) -> String {
+        format!(
+            "{}; {} other session(s) ended",
+            if self.last {
+                "last method; two-step authentication turned off"
+            } else {
+                "other methods remain"
+            },
+            self.sessions_ended
+        )
+    }
+}
+
+/// The rest of removing a passkey or the app, in the same transaction: with no method left,
+/// two-step authentication turns off (refused while the organisation requires it — the
+/// caller's transaction is then dropped, so nothing was removed), and the user's other
+/// sessions end: whoever signed in with that method elsewhere is signed out.
+///
+/// The pages check "last method" before asking for the password too; this is the check
+/// that holds when two removals race.
+pub(super) async fn after_method_removed(
+    tx: &mut crate::db::Tx,
+    caller: &Caller,
+) -> CoreResult<AfterRemoval> {
+    let last = store::methods(tx, caller.user.id).await? == 0;
+    if last {
+        if caller.organisation.require_two_factor {
+            return Err(CoreError::invalid(
+                "two_factor",
+                "This is your only two-step method and your organisation requires one. Add another method first.",
+            ));
+        }
+        store::delete_backup_codes(tx, caller.user.id).await?;
+        set_two_factor(tx, caller.user.id, false).await?;
+    }
+    let sessions_ended = end_other_sessions(tx, caller).await?;
+    Ok(AfterRemoval {
+        last,
+        sessions_ended,
+    })
+}
+
+async fn end_other_sessions(tx: &mut crate::db::Tx, caller: &Caller) -> CoreResult<u64> {
+    session::delete_all_for_user(tx, caller.user.id, Some(&caller.session.id_hash)).await
+}
+
+pub(super) fn signed_out_note(sessions_ended: u64) -> &'static str {
+    if sessions_ended > 0 {
+        " Your account was signed out everywhere else."
+    } else {
+        ""
+    }
 }
 
 pub(super) async fn set_two_factor(

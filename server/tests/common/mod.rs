@@ -175,6 +175,7 @@ impl TestApp {
                 .into_iter()
                 .flatten()
                 .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .map(|m| readable(&m))
                 .find(|m| needles.iter().all(|n| m.contains(n)));
             if let Some(mail) = found {
                 return mail;
@@ -192,6 +193,34 @@ impl TestApp {
             r.stop().await;
         }
     }
+}
+
+/// A mail as its reader sees it: lettre sends long lines quoted-printable (soft line
+/// breaks, `=XX` escapes), which is undone here.
+fn readable(message: &str) -> String {
+    if !message.contains("quoted-printable") {
+        return message.to_string();
+    }
+    let bytes = message.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match &bytes[i..] {
+            [b'=', b'\r', b'\n', ..] => i += 3,
+            [b'=', b'\n', ..] => i += 2,
+            [b'=', a, b, ..] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            [byte, ..] => {
+                out.push(*byte);
+                i += 1;
+            }
+            [] => unreachable!(),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub struct Client {
