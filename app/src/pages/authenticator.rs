@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{action_error, ErrorNotice};
+use super::{action_error, ErrorNotice, SubmitButton};
 use crate::api_two_factor::{AuthenticatorAdded, BeginAuthenticator, ConfirmAuthenticator};
 
 /// `ask_password`: a fully signed-in user confirms their password first; in the setup
@@ -49,9 +49,7 @@ pub fn AuthenticatorSetupFlow(
                             <input id="auth-password" type="password" autocomplete="current-password"
                                 required bind:value=password/>
                         </div>
-                        <button type="submit" class="button primary" disabled=move || begin.pending().get()>
-                            {move || if begin.pending().get() { "Checking…" } else { "Continue" }}
-                        </button>
+                        <SubmitButton label="Continue" pending="Checking…" busy=begin.pending()/>
                     </form>
                 </Show>
             </Show>
@@ -75,9 +73,7 @@ pub fn AuthenticatorSetupFlow(
                                 <input id="totp-code" inputmode="numeric" autocomplete="one-time-code"
                                     maxlength="9" required bind:value=code/>
                             </div>
-                            <button type="submit" class="button primary" disabled=move || confirm.pending().get()>
-                                {move || if confirm.pending().get() { "Checking…" } else { "Turn on" }}
-                            </button>
+                            <SubmitButton label="Turn on" pending="Checking…" busy=confirm.pending()/>
                         </form>
                     </li>
                 </ol>

@@ -43,6 +43,29 @@ pub fn ErrorNotice(error: Signal<Option<AppError>>) -> impl IntoView {
     }
 }
 
+/// A form's submit button, and the one place that decides when a form may be sent. The
+/// server renders it disabled; it comes alive once the page is hydrated, because a click
+/// before that would submit the form natively — as a GET that puts its fields (a
+/// password, a code) into the URL. While `busy` it stays disabled and says `pending`.
+#[component]
+pub fn SubmitButton(
+    label: &'static str,
+    pending: &'static str,
+    #[prop(into)] busy: Signal<bool>,
+    #[prop(optional)] danger: bool,
+) -> impl IntoView {
+    let ready = RwSignal::new(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move || ready.set(true));
+    view! {
+        <button type="submit" class=if danger { "button danger" } else { "button primary" }
+            disabled=move || !ready.get() || busy.get()
+            aria-busy=move || busy.get().to_string()>
+            {move || if busy.get() { pending } else { label }}
+        </button>
+    }
+}
+
 /// The error a finished action left, if any.
 pub fn action_error<S, T>(action: ServerAction<S>) -> Signal<Option<AppError>>
 where

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::ErrorNotice;
+use super::{ErrorNotice, SubmitButton};
 use crate::api_passkeys::{add_passkey, PasskeyInfo, RenamePasskey};
 use crate::api_two_factor::AuthenticatorAdded;
 use crate::error::AppError;
@@ -85,7 +85,7 @@ fn PasskeyRow(
                     <ErrorNotice error/>
                     <label for=input_id.clone()>"New name"</label>
                     <input id=input_id.clone() maxlength="60" required bind:value=name/>
-                    <button type="submit" class="button primary">"Save"</button>
+                    <SubmitButton label="Save" pending="Saving…" busy=rename.pending()/>
                     <button type="button" class="link" on:click=move |_| renaming.set(false)>"Cancel"</button>
                 </form>
             </Show>
@@ -134,9 +134,7 @@ pub fn AddPasskey(
                 </div>
             })}
             <div class="actions">
-                <button type="submit" class="button primary" disabled=move || busy.get()>
-                    {move || if busy.get() { "Waiting for your device…" } else { "Continue" }}
-                </button>
+                <SubmitButton label="Continue" pending="Waiting for your device…" busy/>
                 <button type="button" class="link" on:click=move |_| on_cancel.run(())>"Cancel"</button>
             </div>
         </form>

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{action_error, ErrorNotice, Page};
+use super::{action_error, ErrorNotice, Page, SubmitButton};
 use crate::api::ChangePassword;
 use crate::error::AppError;
 
@@ -62,9 +62,7 @@ pub fn ChangePasswordPage() -> impl IntoView {
                             <input id="confirm" type="password" autocomplete="new-password" required bind:value=confirm/>
                         </div>
                         <div class="actions">
-                            <button type="submit" class="button primary" disabled=move || action.pending().get()>
-                                {move || if action.pending().get() { "Saving…" } else { "Change password" }}
-                            </button>
+                            <SubmitButton label="Change password" pending="Saving…" busy=action.pending()/>
                             <a href="/">"Cancel"</a>
                         </div>
                     </form>

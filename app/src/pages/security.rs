@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use super::authenticator::AuthenticatorSetupFlow;
 use super::backup_codes::BackupCodesPanel;
 use super::passkeys::{AddPasskey, PasskeyList};
-use super::{action_error, ErrorNotice, Page};
+use super::{action_error, ErrorNotice, Page, SubmitButton};
 use crate::api_passkeys::{list_passkeys, PasskeyInfo, RemovePasskey};
 use crate::api_two_factor::{
     two_factor_status, AuthenticatorAdded, DisableTwoFactor, RegenerateBackupCodes,
@@ -313,10 +313,7 @@ fn StepUpForm(
                 <input id=id type="password" autocomplete="current-password" required bind:value=password/>
             </div>
             <div class="actions">
-                <button type="submit" class=if danger { "button danger" } else { "button primary" }
-                    disabled=move || busy.get()>
-                    {move || if busy.get() { pending } else { submit }}
-                </button>
+                <SubmitButton label=submit pending busy danger/>
                 <button type="button" class="link" on:click=move |_| on_cancel.run(())>"Cancel"</button>
             </div>
         </form>

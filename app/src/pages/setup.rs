@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{action_error, ErrorNotice, Page};
+use super::{action_error, ErrorNotice, Page, SubmitButton};
 use crate::api::{setup_status, CompleteSetup};
 use crate::error::AppError;
 
@@ -97,9 +97,7 @@ fn SetupForm(token: String) -> impl IntoView {
                     <label for="confirm">"Password again"</label>
                     <input id="confirm" type="password" autocomplete="new-password" required bind:value=confirm/>
                 </div>
-                <button type="submit" class="button primary" disabled=move || action.pending().get()>
-                    {move || if action.pending().get() { "Creating…" } else { "Create organisation" }}
-                </button>
+                <SubmitButton label="Create organisation" pending="Creating…" busy=action.pending()/>
             </form>
         }>
             <p class="notice notice-ok" role="status">"Your organisation is ready."</p>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{action_error, go_to, ErrorNotice, Page};
+use super::{action_error, go_to, ErrorNotice, Page, SubmitButton};
 use crate::api::SignIn;
 
 #[component]
@@ -60,9 +60,7 @@ pub fn SignInPage() -> impl IntoView {
                             "Ignored for accounts with two-step authentication: they sign in fully each time the browser restarts."
                         </p>
                     </div>
-                    <button type="submit" class="button primary" disabled=move || action.pending().get()>
-                        {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
-                    </button>
+                    <SubmitButton label="Sign in" pending="Signing in…" busy=action.pending()/>
                 </form>
             </section>
         </Page>

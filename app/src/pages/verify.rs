@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use leptos::task::spawn_local;
 
-use super::{action_error, go_to, ErrorNotice, Page};
+use super::{action_error, go_to, ErrorNotice, Page, SubmitButton};
 use crate::api_passkeys::{second_step_methods, sign_in_with_passkey};
 use crate::api_two_factor::SecondStep;
 use crate::error::AppError;
@@ -102,9 +102,7 @@ pub fn VerifyPage() -> impl IntoView {
                             </div>
                         }.into_any(),
                     }}
-                    <button type="submit" class="button primary" disabled=move || action.pending().get()>
-                        {move || if action.pending().get() { "Checking…" } else { "Continue" }}
-                    </button>
+                    <SubmitButton label="Continue" pending="Checking…" busy=action.pending()/>
                 </form>
                 <div class="alternatives">
                     <Show when=move || method.get() == Method::Authenticator
