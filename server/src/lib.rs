@@ -40,6 +40,15 @@ impl Running {
     }
 }
 
+/// Every page path the router serves, from the app's route list (for tests that check
+/// each page against each kind of session).
+pub fn page_paths() -> Vec<String> {
+    generate_route_list(App)
+        .iter()
+        .map(|route| route.path().to_string())
+        .collect()
+}
+
 /// Builds the router for `state`.
 pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos.clone();

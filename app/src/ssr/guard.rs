@@ -2,8 +2,9 @@
 //!
 //! Every request first has its session resolved ([`resolve_session`]). Then every call to
 //! a server function ([`api`]) and every page load ([`pages`]) is checked against the
-//! access its path needs. Server functions not listed in [`ENDPOINTS`] need a full
-//! session, so a new endpoint is closed until someone opens it here on purpose.
+//! access its path needs. Server functions not listed in [`ENDPOINTS`] and pages not
+//! listed in [`access_for_page`] need a full session, so a new one is closed until someone
+//! opens it here on purpose.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,14 +70,44 @@ pub fn access_for_endpoint(path: &str) -> Access {
         .unwrap_or(Access::Full)
 }
 
-/// Pages that need a session; every other page is public (sign-in, setup, 404).
+/// What a page path needs. Default deny: only the pages named here are open to less than
+/// a full session, so a new page, an unknown path or a spelling the router might still
+/// match is closed until someone opens it here on purpose. `path` is a clean path
+/// ([`is_clean_path`]) without a trailing slash.
 pub fn access_for_page(path: &str) -> Access {
     match path {
-        "/" | "/password" | "/security" => Access::Full,
+        "/signin" | "/setup" => Access::Public,
         "/signin/verify" => Access::SecondFactor,
         "/setup-2fa" => Access::Setup,
-        _ => Access::Public,
+        _ => Access::Full,
     }
+}
+
+/// Files served as they are (the site's wasm, JS, CSS, favicon): no session needed.
+fn is_static_file(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.ico"
+}
+
+/// A path as a browser sends it: absolute, no empty, `.` or `..` segments, no escapes.
+/// Anything else is refused before routing, so no second spelling of a page can reach
+/// the router's own normalisation.
+pub fn is_clean_path(path: &str) -> bool {
+    if path == "/" {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    !rest.is_empty()
+        && rest.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+        })
 }
 
 /// Where a session in `state` belongs.
@@ -174,11 +205,22 @@ fn caller_of(req: &Request) -> CurrentCaller {
 }
 
 /// Page loads: a page that needs a session it does not have redirects to where the
-/// session belongs.
+/// session belongs. Unclean paths get 404; `/security/` is sent to `/security`.
 pub async fn pages(req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.starts_with("/api/") || path.starts_with("/pkg/") {
+    if !is_clean_path(path) {
+        return (http::StatusCode::NOT_FOUND, "Not found").into_response();
+    }
+    if path.starts_with("/api/") || is_static_file(path) {
         return next.run(req).await;
+    }
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let target = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        return Redirect::permanent(&target).into_response();
     }
     let caller = caller_of(&req);
     // Someone fully signed in has no business on the sign-in page.
@@ -206,7 +248,7 @@ pub async fn pages(req: Request, next: Next) -> Response {
 /// give their errors the status each one means. A layer, not a route, so it sees every
 /// `/api/` request whichever route serves it.
 pub async fn api(req: Request, next: Next) -> Response {
-    if !req.uri().path().starts_with("/api/") {
+    if !req.uri().path().starts_with("/api/") || !is_clean_path(req.uri().path()) {
         return next.run(req).await;
     }
     let caller = caller_of(&req);
@@ -250,4 +292,47 @@ pub fn registered_endpoints() -> Vec<String> {
     server_fn::axum::server_fn_paths()
         .map(|(path, _method)| path.to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_paths() {
+        for ok in [
+            "/",
+            "/security",
+            "/security/",
+            "/signin/verify",
+            "/pkg/tessera.js",
+            "/api/sign_in",
+        ] {
+            assert!(is_clean_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "security",
+            "//security",
+            "/security//",
+            "/./security",
+            "/pkg/../security",
+            "/%73ecurity",
+            "/security/.",
+            "/sec urity",
+            "/api/../security",
+        ] {
+            assert!(!is_clean_path(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pages_are_closed_unless_named() {
+        assert_eq!(access_for_page("/signin"), Access::Public);
+        assert_eq!(access_for_page("/signin/verify"), Access::SecondFactor);
+        assert_eq!(access_for_page("/setup-2fa"), Access::Setup);
+        for closed in ["/", "/security", "/SECURITY", "/password", "/anything-new"] {
+            assert_eq!(access_for_page(closed), Access::Full, "{closed}");
+        }
+    }
 }
