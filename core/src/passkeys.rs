@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
-use webauthn_rs::prelude::Passkey;
+use webauthn_rs::prelude::{Credential, Passkey};
 
 use crate::{CoreError, CoreResult, UnixTime};
 
@@ -181,8 +181,8 @@ pub async fn insert(
     let id = Uuid::new_v4();
     let json = serde_json::to_string(passkey).map_err(|e| CoreError::Internal(e.to_string()))?;
     let result = sqlx::query(
-        "INSERT INTO passkeys (id, user_id, credential_id, name, passkey, aaguid, backup_eligible, backup_state, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (credential_id) DO NOTHING",
+        "INSERT INTO passkeys (id, user_id, credential_id, name, passkey, aaguid, backup_eligible, backup_state, created_at, sign_count) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (credential_id) DO NOTHING",
     )
     .bind(id.to_string())
     .bind(user.to_string())
@@ -193,6 +193,7 @@ pub async fn insert(
     .bind(backup.0 as i64)
     .bind(backup.1 as i64)
     .bind(now)
+    .bind(sign_count(passkey))
     .execute(conn)
     .await?;
     if result.rows_affected() == 0 {
@@ -204,25 +205,50 @@ pub async fn insert(
 }
 
 /// Stores the passkey after a sign-in (new counter, backup state) and when it was used.
+/// Records a successful use: the updated credential (counter, backup state) and when.
+/// By compare-and-set on the sign counter: unless it moved forward (or the authenticator
+/// keeps none, and both are 0), nothing changes and `false` says the use does not count.
 pub async fn record_use(
     conn: &mut AnyConnection,
     user: Uuid,
     passkey: &Passkey,
     backup_state: bool,
     now: UnixTime,
-) -> CoreResult<()> {
+) -> CoreResult<bool> {
     let json = serde_json::to_string(passkey).map_err(|e| CoreError::Internal(e.to_string()))?;
-    sqlx::query(
-        "UPDATE passkeys SET passkey = $1, backup_state = $2, last_used_at = $3 WHERE user_id = $4 AND credential_id = $5",
+    let counter = sign_count(passkey);
+    let result = sqlx::query(
+        "UPDATE passkeys SET passkey = $1, backup_state = $2, last_used_at = $3, sign_count = $4 \
+         WHERE user_id = $5 AND credential_id = $6 AND ($4 > sign_count OR ($4 = 0 AND sign_count = 0))",
     )
     .bind(json)
     .bind(backup_state as i64)
     .bind(now)
+    .bind(counter)
     .bind(user.to_string())
     .bind(credential_id_text(passkey))
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(crate::db::changed_one(&result))
+}
+
+/// The name the user gave a passkey.
+pub async fn name_of(
+    conn: &mut AnyConnection,
+    user: Uuid,
+    passkey: &Passkey,
+) -> CoreResult<String> {
+    let name: Option<String> =
+        sqlx::query_scalar("SELECT name FROM passkeys WHERE user_id = $1 AND credential_id = $2")
+            .bind(user.to_string())
+            .bind(credential_id_text(passkey))
+            .fetch_optional(conn)
+            .await?;
+    Ok(name.unwrap_or_else(|| "removed passkey".into()))
+}
+
+fn sign_count(passkey: &Passkey) -> i64 {
+    i64::from(Credential::from(passkey.clone()).counter)
 }
 
 pub async fn rename(conn: &mut AnyConnection, user: Uuid, id: Uuid, name: &str) -> CoreResult<()> {

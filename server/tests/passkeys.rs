@@ -550,3 +550,44 @@ async fn racing_removals_cannot_remove_the_last_required_method() {
     assert_eq!(status.body["enabled"], true);
     app.stop().await;
 }
+
+/// The same check at the moment of recording: a prompt began before another use of the
+/// passkey was recorded (here: with a counter far ahead), so the ceremony's own copy of
+/// the counter is stale. Recording is a compare-and-set on the stored counter, so this use
+/// is refused and audited rather than moving the counter back.
+#[tokio::test]
+async fn a_counter_behind_a_use_recorded_meanwhile_is_refused() {
+    let app = TestApp::demo().await;
+    let mut key = SoftPasskey::new(true);
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    assert_eq!(register(&app, &c, &mut key, "Desk key").await.status, 200);
+    let c = half(&app).await;
+    let begin = c.call("begin_passkey_sign_in", json!({})).await;
+    let options: RequestChallengeResponse =
+        serde_json::from_value(begin.body["options"].clone()).unwrap();
+    // Meanwhile the original key signed in elsewhere, many times.
+    sqlx::query("UPDATE passkeys SET sign_count = 1000")
+        .execute(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    let credential = key.do_authentication(origin(&app), options).unwrap();
+    let refused = c
+        .call(
+            "second_step_passkey",
+            json!({"ceremony": begin.body["ceremony"], "credential": credential}),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert_eq!(c.me().await.status, 403);
+    assert_eq!(
+        app.audit_kinds().await.last().map(String::as_str),
+        Some("passkey_possibly_cloned")
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT sign_count FROM passkeys")
+        .fetch_one(app.running().tessera.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 1000);
+    app.stop().await;
+}

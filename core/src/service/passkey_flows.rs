@@ -27,6 +27,8 @@ pub(super) enum Refusal {
     /// Signed correctly, but its counter did not move past the stored one: the passkey's
     /// private key may have been copied (WebAuthn §6.1.1).
     PossiblyCloned { name: String },
+    /// Right, but a sign-in a moment earlier used the same code.
+    AlreadyUsed,
 }
 
 fn internal(e: impl std::fmt::Display) -> CoreError {

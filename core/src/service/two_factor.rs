@@ -221,75 +221,22 @@ impl Tessera {
         let method = match verified {
             Ok(method) => method,
             Err(refusal) => {
-                let record = match (&proof, refusal) {
-                    (_, Refusal::PossiblyCloned { name }) => {
-                        let what = format!(
-                            "Your passkey \"{name}\" was used to sign in, but it answered with a sign-in counter that \
-                             did not move forward. This can mean a copy of it exists. The sign-in was refused. \
-                             If you did not copy or restore this passkey, remove it and add it again."
-                        );
-                        mail::enqueue(
-                            &mut tx,
-                            &notice(
-                                user,
-                                "A passkey on your Tessera account may have been copied",
-                                &what,
-                            ),
-                            now,
-                        )
-                        .await?;
-                        event(AuditKind::PasskeyPossiblyCloned, caller, client).detail(format!(
-                            "passkey \"{name}\": sign-in counter did not increase; refused"
-                        ))
-                    }
-                    (Proof::AuthenticatorCode(_), _) => {
-                        event(AuditKind::SecondFactorFailed, caller, client)
-                            .detail("wrong authenticator code")
-                    }
-                    (Proof::BackupCode(_), _) => {
-                        event(AuditKind::SecondFactorFailed, caller, client)
-                            .detail("wrong backup code")
-                    }
-                    (Proof::Passkey { .. }, _) => {
-                        event(AuditKind::SecondFactorFailed, caller, client)
-                            .detail("passkey refused, cancelled or expired")
-                    }
-                };
-                audit::record(&mut tx, record, now).await?;
-                if counted == WARN_AFTER_FAILURES {
-                    mail::enqueue(&mut tx, &password_known_mail(user, now, &client.addr), now)
-                        .await?;
-                }
-                if counted == throttle::ThrottlePolicy::ACCOUNT.lock_after {
-                    audit::record(
-                        &mut tx,
-                        event(AuditKind::AccountLocked, caller, client)
-                            .detail(format!("{counted} failed second steps")),
-                        now,
-                    )
-                    .await?;
-                }
-                tx.commit().await?;
-                return Err(match proof {
-                    Proof::Passkey { .. } => CoreError::invalid(
-                        "passkey",
-                        "That passkey was not accepted. Try again, or use another method.",
-                    ),
-                    _ => CoreError::invalid("code", "That code is not right. Try again."),
-                });
+                return Err(self
+                    .refuse(tx, caller, client, &proof, refusal, counted)
+                    .await?)
             }
         };
-        // Only now is the use final: the watermark moves, or the code is spent.
+        // Only now is the use final, and each by compare-and-set: the watermark moves
+        // forward, the code is spent, the passkey's counter moves forward.
         let (won, left) = match &method {
             Method::Totp(step) => (
                 store::advance_totp_watermark(&mut tx, user.id, *step, now).await?,
                 None,
             ),
-            Method::Passkey(passkey, backup_state) => {
-                crate::passkeys::record_use(&mut tx, user.id, passkey, *backup_state, now).await?;
-                // The ceremony was taken when it was checked: it cannot be used twice.
-                (true, None)
-            }
+            Method::Passkey(passkey, backup_state) => (
+                crate::passkeys::record_use(&mut tx, user.id, passkey, *backup_state, now).await?,
+                None,
+            ),
             Method::Backup(lookup) => {
                 let won = store::redeem_backup_code(&mut tx, user.id, lookup, now).await?;
                 (
@@ -299,12 +246,18 @@ impl Tessera {
             }
         };
         if !won {
-            // Someone else used the same code a moment ago.
-            drop(tx);
-            return Err(CoreError::invalid(
-                "code",
-                "That code was already used. Wait for the next one.",
-            ));
+            let refusal = match &method {
+                // Another use of the same passkey, with a counter at least as high, was
+                // recorded since this prompt began: two copies of the key are in use.
+                Method::Passkey(passkey, _) => Refusal::PossiblyCloned {
+                    name: crate::passkeys::name_of(&mut tx, user.id, passkey).await?,
+                },
+                // Someone else used the same code a moment ago.
+                _ => Refusal::AlreadyUsed,
+            };
+            return Err(self
+                .refuse(tx, caller, client, &proof, refusal, counted)
+                .await?);
         }
         throttle::clear(&mut tx, Scope::SecondFactorAccount, &key).await?;
         let token = session::rotate(&mut tx, &caller.session, SessionState::Full, now).await?;
@@ -339,6 +292,77 @@ impl Tessera {
         Ok(SecondStepOutcome {
             token,
             backup_codes_left: left,
+        })
+    }
+
+    /// A refused second step: its audit record (a possibly copied passkey is its own kind,
+    /// and its owner is told), the "someone knows your password" mail at the third failure
+    /// and the lock record at the limit, committed together. Returns the error to show.
+    async fn refuse(
+        &self,
+        mut tx: crate::db::Tx,
+        caller: &Caller,
+        client: &ClientInfo,
+        proof: &Proof,
+        refusal: Refusal,
+        counted: i64,
+    ) -> CoreResult<CoreError> {
+        let now = self.now();
+        let user = &caller.user;
+        let failed =
+            |detail: &str| event(AuditKind::SecondFactorFailed, caller, client).detail(detail);
+        let record = match (proof, &refusal) {
+            (_, Refusal::PossiblyCloned { name }) => {
+                let what = format!(
+                    "Your passkey \"{name}\" was used to sign in, but it answered with a sign-in counter that \
+                     did not move forward. This can mean a copy of it exists. The sign-in was refused. \
+                     If you did not copy or restore this passkey, remove it and add it again."
+                );
+                mail::enqueue(
+                    &mut tx,
+                    &notice(
+                        user,
+                        "A passkey on your Tessera account may have been copied",
+                        &what,
+                    ),
+                    now,
+                )
+                .await?;
+                event(AuditKind::PasskeyPossiblyCloned, caller, client).detail(format!(
+                    "passkey \"{name}\": sign-in counter did not increase; refused"
+                ))
+            }
+            (_, Refusal::AlreadyUsed) => failed("code already used by a sign-in a moment earlier"),
+            (Proof::AuthenticatorCode(_), _) => failed("wrong authenticator code"),
+            (Proof::BackupCode(_), _) => failed("wrong backup code"),
+            (Proof::Passkey { .. }, _) => failed("passkey refused, cancelled or expired"),
+        };
+        audit::record(&mut tx, record, now).await?;
+        if counted == WARN_AFTER_FAILURES {
+            mail::enqueue(&mut tx, &password_known_mail(user, now, &client.addr), now).await?;
+        }
+        if counted == throttle::ThrottlePolicy::ACCOUNT.lock_after {
+            audit::record(
+                &mut tx,
+                event(AuditKind::AccountLocked, caller, client)
+                    .detail(format!("{counted} failed second steps")),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(match (proof, refusal) {
+            (Proof::Passkey { .. }, _) => CoreError::invalid(
+                "passkey",
+                "That passkey was not accepted. Try again, or use another method.",
+            ),
+            (Proof::AuthenticatorCode(_), Refusal::AlreadyUsed) => {
+                CoreError::invalid("code", "That code was already used. Wait for the next one.")
+            }
+            (_, Refusal::AlreadyUsed) => {
+                CoreError::invalid("code", "That backup code was already used.")
+            }
+            _ => CoreError::invalid("code", "That code is not right. Try again."),
         })
     }
 
