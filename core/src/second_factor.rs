@@ -96,10 +96,18 @@ pub async fn confirm_totp(
     confirmed_step: i64,
     now: UnixTime,
 ) -> CoreResult<()> {
-    sqlx::query("DELETE FROM totp_enrolments WHERE user_id = $1")
+    // Taken by the statement that ends it: of two confirmations at once, one wins.
+    let taken = sqlx::query("DELETE FROM totp_enrolments WHERE user_id = $1 AND key_sealed = $2")
         .bind(user.to_string())
+        .bind(key_sealed)
         .execute(&mut *conn)
         .await?;
+    if !crate::db::changed_one(&taken) {
+        return Err(crate::CoreError::invalid(
+            "code",
+            "This setup was already finished or has expired. Start adding the app again.",
+        ));
+    }
     sqlx::query(
         "INSERT INTO totp_credentials (user_id, key_sealed, last_step, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (user_id) DO UPDATE SET key_sealed = $2, last_step = $3, created_at = $4, last_used_at = NULL",

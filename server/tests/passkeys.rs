@@ -591,3 +591,55 @@ async fn a_counter_behind_a_use_recorded_meanwhile_is_refused() {
     assert_eq!(stored, 1000);
     app.stop().await;
 }
+
+/// Two first methods finished at the same moment (an app confirmed while a passkey
+/// registration completes): both are added, but only the change that turned two-step
+/// authentication on issued backup codes, so the codes the user is shown are the ones
+/// that work.
+#[tokio::test]
+async fn two_first_methods_at_once_issue_one_set_of_backup_codes() {
+    let app = TestApp::demo().await;
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    let setup = c
+        .call("begin_authenticator", json!({"password": STAFF_PASSWORD}))
+        .await;
+    let app_key = setup.body["key_grouped"].as_str().unwrap().to_string();
+    let (ceremony, options) = begin_registration(&c, "Laptop").await;
+    let mut key = SoftPasskey::new(true);
+    let credential = soft_register(&mut key, origin(&app), options, false);
+    let code = common::factors::totp(&app_key, app.clock_now());
+    let (app_added, passkey_added) = futures::future::join(
+        c.call("confirm_authenticator", json!({"code": code})),
+        c.call(
+            "finish_passkey_registration",
+            json!({"ceremony": ceremony, "credential": credential}),
+        ),
+    )
+    .await;
+    assert_eq!(app_added.status, 200, "{app_added:?}");
+    assert_eq!(passkey_added.status, 200, "{passkey_added:?}");
+    let shown: Vec<&Answer> = [&app_added, &passkey_added]
+        .into_iter()
+        .filter(|a| a.body["backup_codes"].is_array())
+        .collect();
+    assert_eq!(
+        shown.len(),
+        1,
+        "one set of codes: {app_added:?} {passkey_added:?}"
+    );
+    let codes = shown[0].body["backup_codes"].as_array().unwrap();
+    let status = c.call("two_factor_status", json!({})).await;
+    assert_eq!(status.body["backup_codes_left"], 10);
+
+    // A code from the set that was shown signs in.
+    let c = half(&app).await;
+    let ok = c
+        .call(
+            "second_step",
+            json!({"method": "backup_code", "code": codes[3]}),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    app.stop().await;
+}

@@ -146,13 +146,7 @@ impl Tessera {
             now,
         )
         .await?;
-        let new_session = super::two_factor::factor_added(
-            &mut tx,
-            caller,
-            codes.as_ref().map(|(_, h)| h.as_slice()),
-            now,
-        )
-        .await?;
+        let added = super::two_factor::factor_added(&mut tx, caller, codes, now).await?;
         let what = format!(
             "A passkey named \"{name}\" was added to your account on {} from {}.",
             crate::clock::format_utc(now),
@@ -162,7 +156,7 @@ impl Tessera {
             tx,
             event(AuditKind::PasskeyAdded, caller, client).detail(format!(
                 "\"{name}\"{}",
-                if first_factor {
+                if added.backup_codes.is_some() {
                     "; two-step authentication turned on; 10 backup codes issued"
                 } else {
                     ""
@@ -176,10 +170,7 @@ impl Tessera {
             now,
         )
         .await?;
-        Ok(FactorAdded {
-            backup_codes: codes.map(|(plain, _)| plain),
-            new_session,
-        })
+        Ok(added)
     }
 
     /// The challenge for signing in with one of the caller's passkeys (second step).

@@ -144,13 +144,7 @@ impl Tessera {
         let now = self.now();
         let mut tx = self.db.write().await?;
         store::confirm_totp(&mut tx, user.id, &sealed, step, now).await?;
-        let new_session = factor_added(
-            &mut tx,
-            caller,
-            codes.as_ref().map(|(_, h)| h.as_slice()),
-            now,
-        )
-        .await?;
+        let added = factor_added(&mut tx, caller, codes, now).await?;
         let what = format!(
             "An authenticator app was set up for two-step sign-in on your account on {} from {}.",
             crate::clock::format_utc(now),
@@ -158,11 +152,15 @@ impl Tessera {
         );
         self.record_and_tell(
             tx,
-            event(AuditKind::AuthenticatorAdded, caller, client).detail(if first_factor {
-                "two-step authentication turned on; 10 backup codes issued"
-            } else {
-                "authenticator app replaced"
-            }),
+            event(AuditKind::AuthenticatorAdded, caller, client).detail(
+                if added.backup_codes.is_some() {
+                    "two-step authentication turned on; 10 backup codes issued"
+                } else if first_factor {
+                    "two-step authentication was already on"
+                } else {
+                    "authenticator app replaced"
+                },
+            ),
             user,
             (
                 "An authenticator app was added to your Tessera account",
@@ -171,10 +169,7 @@ impl Tessera {
             now,
         )
         .await?;
-        Ok(FactorAdded {
-            backup_codes: codes.map(|(plain, _)| plain),
-            new_session,
-        })
+        Ok(added)
     }
 
     /// The second sign-in step. Failures of every method count together against the
@@ -569,16 +564,31 @@ pub(super) fn event<'a>(
 pub(super) async fn factor_added(
     tx: &mut crate::db::Tx,
     caller: &Caller,
-    first_factor_codes: Option<&[(String, String)]>,
+    first_factor_codes: Option<(Vec<BackupCode>, Vec<(String, String)>)>,
     now: UnixTime,
-) -> CoreResult<Option<SessionToken>> {
-    if let Some(hashed) = first_factor_codes {
-        store::replace_backup_codes(tx, caller.user.id, hashed, now).await?;
-        set_two_factor(tx, caller.user.id, true).await?;
+) -> CoreResult<FactorAdded> {
+    let mut backup_codes = None;
+    if let Some((plain, hashed)) = first_factor_codes {
+        // Only the change that actually turns 2FA on issues codes: two first methods added
+        // at once must not each show a set (the second would silently revoke the first).
+        let turned_on = sqlx::query(
+            "UPDATE users SET two_factor_enabled = 1 WHERE id = $1 AND two_factor_enabled = 0",
+        )
+        .bind(caller.user.id.to_string())
+        .execute(&mut **tx)
+        .await?;
+        if crate::db::changed_one(&turned_on) {
+            store::replace_backup_codes(tx, caller.user.id, &hashed, now).await?;
+            backup_codes = Some(plain);
+        }
     }
-    Ok(match caller.session.state.after_setup() {
+    let new_session = match caller.session.state.after_setup() {
         Some(state) => Some(session::rotate(tx, &caller.session, state, now).await?),
         None => None,
+    };
+    Ok(FactorAdded {
+        backup_codes,
+        new_session,
     })
 }
 
@@ -644,11 +654,7 @@ pub(super) fn signed_out_note(sessions_ended: u64) -> &'static str {
     }
 }
 
-pub(super) async fn set_two_factor(
-    conn: &mut sqlx::AnyConnection,
-    user: Uuid,
-    on: bool,
-) -> CoreResult<()> {
+async fn set_two_factor(conn: &mut sqlx::AnyConnection, user: Uuid, on: bool) -> CoreResult<()> {
     sqlx::query("UPDATE users SET two_factor_enabled = $1 WHERE id = $2")
         .bind(on as i64)
         .bind(user.to_string())
