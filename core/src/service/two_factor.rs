@@ -508,9 +508,7 @@ impl Tessera {
         Ok((verified != Verified::No).then(|| code.lookup().to_string()))
     }
 
-    pub(super) async fn hash_backup_codes(
-        &self,
-    ) -> CoreResult<(Vec<BackupCode>, Vec<(String, String)>)> {
+    pub(super) async fn hash_backup_codes(&self) -> CoreResult<NewBackupCodes> {
         let codes = backup_codes::generate_set();
         let mut hashed = Vec::with_capacity(codes.len());
         for code in &codes {
@@ -541,6 +539,10 @@ impl Tessera {
     }
 }
 
+/// A fresh set of backup codes: what the user is shown once, and the (lookup, hash) pairs
+/// that are stored.
+pub(super) type NewBackupCodes = (Vec<BackupCode>, Vec<(String, String)>);
+
 enum Method {
     Totp(i64),
     Backup(String),
@@ -564,7 +566,7 @@ pub(super) fn event<'a>(
 pub(super) async fn factor_added(
     tx: &mut crate::db::Tx,
     caller: &Caller,
-    first_factor_codes: Option<(Vec<BackupCode>, Vec<(String, String)>)>,
+    first_factor_codes: Option<NewBackupCodes>,
     now: UnixTime,
 ) -> CoreResult<FactorAdded> {
     let mut backup_codes = None;
