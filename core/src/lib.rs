@@ -13,6 +13,7 @@ pub mod backup_codes;
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod in_flight;
 pub mod mail;
 pub mod passkeys;
 pub mod password;

@@ -31,6 +31,9 @@ async fn main() {
         .unwrap_or(2);
     let mut config = ServerConfig::loopback(dir.path(), port, true).unwrap();
     config.core.max_concurrent_hashes = cores * 2;
+    // Each client signs in from its own address (X-Forwarded-For, as behind a proxy):
+    // one address may only have a few checks in flight.
+    config.web.trust_forwarded_for = true;
     let running = tessera_server::start(config, Arc::new(SystemClock))
         .await
         .unwrap();
@@ -67,12 +70,14 @@ async fn main() {
             let base = base.clone();
             tasks.push(tokio::spawn(async move {
                 let http = client(&base, port);
+                let from = format!("10.0.{}.{}", i / 250, i % 250 + 1);
                 let mut latencies = Vec::new();
                 while Instant::now() < stop_at {
                     let started = Instant::now();
                     let res = http
                         .post(format!("{base}/api/sign_in"))
                         .header("content-type", "application/json")
+                        .header("x-forwarded-for", &from)
                         .body(json!({"email": format!("bench{i}@riverside.example"), "password": PASSWORD, "remember": false}).to_string())
                         .send()
                         .await

@@ -531,3 +531,29 @@ async fn parallel_guesses_get_no_extra_tries() {
     );
     app.stop().await;
 }
+
+/// The same spray sent all at once: failures are recorded after the (slow) password check,
+/// so the address may only have a few checks in flight; the rest are told to wait. No
+/// more passwords are checked than the address lock allows plus that handful.
+#[tokio::test]
+async fn one_address_spraying_in_parallel_gets_no_extra_checks() {
+    let app = TestApp::demo().await;
+    let c = app.client();
+    let answers = futures::future::join_all(
+        (0..1000).map(|i| c.sign_in_status(format!("user{i}@riverside.example"), "Summer2026!")),
+    )
+    .await;
+    assert!(
+        answers.iter().all(|s| *s == 401 || *s == 429),
+        "only 401 or 429"
+    );
+    let checked = app
+        .audit_kinds()
+        .await
+        .iter()
+        .filter(|k| *k == "sign_in_failed")
+        .count();
+    assert!(checked > 0);
+    assert!(checked <= 50 + 16, "{checked} passwords were checked");
+    app.stop().await;
+}

@@ -78,7 +78,12 @@ pub struct Tessera {
     hasher: PasswordHasher,
     server_key: ServerKey,
     webauthn: Arc<webauthn_rs::Webauthn>,
+    /// Password checks running per client address.
+    password_checks: Arc<crate::in_flight::InFlight>,
 }
+
+/// At most this many password checks from one address at once; more are told to wait.
+pub const PASSWORD_CHECKS_PER_ADDRESS: usize = 16;
 
 impl Tessera {
     pub async fn open(config: &TesseraConfig, clock: Arc<dyn Clock>) -> CoreResult<Tessera> {
@@ -94,6 +99,7 @@ impl Tessera {
             hasher,
             server_key: config.server_key.clone(),
             webauthn: Arc::new(relying_party(&config.public_origin)?),
+            password_checks: crate::in_flight::InFlight::new(PASSWORD_CHECKS_PER_ADDRESS),
         })
     }
 
@@ -405,6 +411,20 @@ impl Tessera {
         }
 
         let now = self.now();
+        // A place among the address's checks in flight, held until the outcome is recorded.
+        let Some(_slot) = self.password_checks.enter(&client.addr) else {
+            self.record(
+                AuditEvent::new(AuditKind::SignInThrottled)
+                    .subject(None, email.as_str())
+                    .from_addr(&client.addr)
+                    .detail("too many sign-ins in progress from this address"),
+            )
+            .await?;
+            return Err(CoreError::Throttled {
+                retry_at: now + 1,
+                locked: false,
+            });
+        };
         // Count the attempt first, in a short transaction of its own.
         let account_failures = {
             let mut tx = self.db.write().await?;

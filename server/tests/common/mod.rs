@@ -280,6 +280,11 @@ impl Client {
         .await
     }
 
+    /// A sign-in's status only (for storms of them).
+    pub async fn sign_in_status(&self, email: String, password: &str) -> u16 {
+        self.sign_in(&email, password).await.status
+    }
+
     pub async fn me(&self) -> Answer {
         self.call("me", json!({})).await
     }
