@@ -269,6 +269,14 @@ async fn second_step_failures_lock_across_new_sign_ins_and_restarts() {
     }
     app.wait_for_mail(&["Someone may know your Tessera password", STAFF])
         .await;
+    app.wait_for_mail(&["Sign-in to your Tessera account was paused", STAFF])
+        .await;
+    let kinds = app.audit_kinds().await;
+    assert!(kinds.iter().any(|k| k == "account_locked"), "{kinds:?}");
+    assert!(
+        kinds.iter().any(|k| k == "sign_in_throttled"),
+        "held-back attempts are audited: {kinds:?}"
+    );
     app.restart().await;
     app.advance(60);
     let c = half(&app, STAFF, STAFF_PASSWORD).await;

@@ -600,11 +600,13 @@ impl Tessera {
         client: &ClientInfo,
     ) -> CoreResult<()> {
         let key = caller.user.email.as_str();
-        {
+        let counted = {
             let mut tx = self.db.write().await?;
-            throttle::begin_attempt(&mut tx, Scope::PasswordAccount, key, self.now()).await?;
+            let n =
+                throttle::begin_attempt(&mut tx, Scope::PasswordAccount, key, self.now()).await?;
             tx.commit().await?;
-        }
+            n
+        };
         let stored = caller.user.password_hash.as_deref();
         let ok = password.chars().count() <= password::MAX_LEN
             && !matches!(self.hasher.verify(password, stored).await?, Verified::No);
@@ -624,6 +626,19 @@ impl Tessera {
                 self.now(),
             )
             .await?;
+            if counted == throttle::ThrottlePolicy::ACCOUNT.lock_after {
+                audit::record(
+                    &mut tx,
+                    AuditEvent::new(AuditKind::AccountLocked)
+                        .actor(caller.user.id)
+                        .subject(Some(caller.user.id), key)
+                        .from_addr(&client.addr)
+                        .detail(format!("{counted} failed password attempts")),
+                    self.now(),
+                )
+                .await?;
+                mail::enqueue(&mut tx, &locked_mail(&caller.user, self.now()), self.now()).await?;
+            }
             tx.commit().await?;
             Err(CoreError::WrongCurrentPassword)
         }
@@ -722,7 +737,7 @@ fn password_changed_mail(user: &User, at: UnixTime, from: &str) -> Mail {
     }
 }
 
-fn locked_mail(user: &User, at: UnixTime) -> Mail {
+pub(super) fn locked_mail(user: &User, at: UnixTime) -> Mail {
     Mail {
         to: user.email.to_string(),
         subject: "Sign-in to your Tessera account was paused".into(),

@@ -187,10 +187,26 @@ impl Tessera {
         let key = user.id.to_string();
         let counted = {
             let mut tx = self.db.write().await?;
-            let n = throttle::begin_attempt(&mut tx, Scope::SecondFactorAccount, &key, self.now())
-                .await?;
-            tx.commit().await?;
-            n
+            match throttle::begin_attempt(&mut tx, Scope::SecondFactorAccount, &key, self.now())
+                .await
+            {
+                Ok(n) => {
+                    tx.commit().await?;
+                    n
+                }
+                Err(e @ CoreError::Throttled { .. }) => {
+                    audit::record(
+                        &mut tx,
+                        event(AuditKind::SignInThrottled, caller, client)
+                            .detail("second step refused unchecked: too many failures"),
+                        self.now(),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
         };
         let verified = match &proof {
             Proof::Passkey {
@@ -344,6 +360,7 @@ impl Tessera {
                 now,
             )
             .await?;
+            mail::enqueue(&mut tx, &super::locked_mail(user, now), now).await?;
         }
         tx.commit().await?;
         Ok(match (proof, refusal) {
