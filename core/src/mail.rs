@@ -78,15 +78,18 @@ pub async fn drain_once(
     while let Some((id, mail)) = claim_next(db, now).await? {
         match deliver(transport, from, id, &mail).await {
             Ok(()) => {
+                let mut tx = db.write().await?;
                 sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
                     .bind(now)
                     .bind(id)
-                    .execute(db.pool())
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 sent += 1;
             }
             Err(error) => {
                 tracing::warn!(message_id = id, %error, "mail delivery failed; will retry");
+                let mut tx = db.write().await?;
                 sqlx::query(
                     "UPDATE outbox SET claimed_until = NULL, last_error = $1, \
                      next_attempt_at = $2 + 30 * attempts * attempts WHERE id = $3",
@@ -94,8 +97,9 @@ pub async fn drain_once(
                 .bind(error)
                 .bind(now)
                 .bind(id)
-                .execute(db.pool())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 // Leave the rest for the next round rather than hammering a broken server.
                 break;
             }

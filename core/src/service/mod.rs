@@ -559,12 +559,17 @@ impl Tessera {
             .ok_or_else(|| CoreError::Internal("session without organisation".into()))?;
         let user = accounts::user_by_id(&mut conn, session.user_id).await?;
         let alive = session.is_alive(Lifetimes::from(&organisation), now);
+        drop(conn);
         let Some(user) = user.filter(|u| u.active && alive) else {
-            session::delete(&mut conn, &session.id_hash).await?;
+            let mut tx = self.db.write().await?;
+            session::delete(&mut tx, &session.id_hash).await?;
+            tx.commit().await?;
             return Ok(None);
         };
         if session.needs_touch(now) {
-            session::touch(&mut conn, &session.id_hash, now).await?;
+            let mut tx = self.db.write().await?;
+            session::touch(&mut tx, &session.id_hash, now).await?;
+            tx.commit().await?;
         }
         Ok(Some(Caller {
             session,
@@ -688,8 +693,10 @@ impl Tessera {
     }
 
     async fn record(&self, event: AuditEvent<'_>) -> CoreResult<()> {
-        let mut conn = self.db.pool().acquire().await?;
-        audit::record(&mut conn, event, self.now()).await
+        let mut tx = self.db.write().await?;
+        audit::record(&mut tx, event, self.now()).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -106,15 +106,17 @@ impl Tessera {
     ) -> CoreResult<FactorAdded> {
         let user = &caller.user;
         let (state, name) = {
-            let mut conn = self.db.pool().acquire().await?;
-            store::take_ceremony(
-                &mut conn,
+            let mut tx = self.db.write().await?;
+            let taken = store::take_ceremony(
+                &mut tx,
                 ceremony,
                 user.id,
                 CeremonyKind::Register,
                 self.now(),
             )
-            .await?
+            .await?;
+            tx.commit().await?;
+            taken
         }
         .ok_or_else(ceremony_gone)?;
         let state: PasskeyRegistration = serde_json::from_str(&state).map_err(internal)?;
@@ -221,15 +223,17 @@ impl Tessera {
         credential: &PublicKeyCredential,
     ) -> CoreResult<Result<(Passkey, bool), Refusal>> {
         let state = {
-            let mut conn = self.db.pool().acquire().await?;
-            store::take_ceremony(
-                &mut conn,
+            let mut tx = self.db.write().await?;
+            let taken = store::take_ceremony(
+                &mut tx,
                 ceremony,
                 user,
                 CeremonyKind::Authenticate,
                 self.now(),
             )
-            .await?
+            .await?;
+            tx.commit().await?;
+            taken
         };
         let Some((state, _)) = state else {
             return Ok(Err(Refusal::NotVerified));
