@@ -91,6 +91,9 @@ pub fn validate_name(input: &str) -> CoreResult<String> {
     Ok(name.to_string())
 }
 
+/// Prompts a user may have open at once.
+pub const LIVE_CEREMONIES_PER_USER: i64 = 5;
+
 pub async fn save_ceremony(
     conn: &mut AnyConnection,
     user: Uuid,
@@ -104,6 +107,16 @@ pub async fn save_ceremony(
         .bind(now)
         .execute(&mut *conn)
         .await?;
+    // A user has a few prompts open at most (a tab or two); past that the oldest goes, so a
+    // script cannot pile up rows.
+    sqlx::query(
+        "DELETE FROM webauthn_ceremonies WHERE user_id = $1 AND id NOT IN \
+         (SELECT id FROM webauthn_ceremonies WHERE user_id = $1 ORDER BY expires_at DESC, id LIMIT $2)",
+    )
+    .bind(user.to_string())
+    .bind(LIVE_CEREMONIES_PER_USER - 1)
+    .execute(&mut *conn)
+    .await?;
     let id = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO webauthn_ceremonies (id, user_id, kind, state, name, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",

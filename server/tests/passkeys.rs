@@ -643,3 +643,22 @@ async fn two_first_methods_at_once_issue_one_set_of_backup_codes() {
     assert_eq!(ok.status, 200, "{ok:?}");
     app.stop().await;
 }
+
+/// Prompts opened and never answered do not pile up: a user keeps the newest few.
+#[tokio::test]
+async fn unanswered_prompts_do_not_pile_up() {
+    let app = TestApp::demo().await;
+    let mut key = SoftPasskey::new(true);
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    assert_eq!(register(&app, &c, &mut key, "Desk key").await.status, 200);
+    let c = half(&app).await;
+    for _ in 0..30 {
+        let begin = c.call("begin_passkey_sign_in", json!({})).await;
+        assert_eq!(begin.status, 200);
+    }
+    assert_eq!(app.count("webauthn_ceremonies").await, 5);
+    let ok = passkey_step(&app, &c, &mut key, &origin(&app)).await;
+    assert_eq!(ok.status, 200, "the newest prompt still works: {ok:?}");
+    app.stop().await;
+}

@@ -158,6 +158,7 @@ impl TestApp {
             "outbox" => "SELECT COUNT(*) FROM outbox",
             "organisation" => "SELECT COUNT(*) FROM organisation",
             "passkeys" => "SELECT COUNT(*) FROM passkeys",
+            "webauthn_ceremonies" => "SELECT COUNT(*) FROM webauthn_ceremonies",
             other => panic!("no count for {other}"),
         };
         sqlx::query_scalar(sql)
