@@ -23,6 +23,17 @@ pub fn BackupCodesPanel(codes: Vec<String>, #[prop(into)] on_done: Callback<()>)
         #[cfg(not(feature = "hydrate"))]
         let _ = &copy_text;
     };
+    // Until they are confirmed saved, leaving the page (closing the tab, reloading) asks
+    // first: the codes cannot be shown again.
+    #[cfg(feature = "hydrate")]
+    {
+        let leaving = window_event_listener(leptos::ev::beforeunload, move |e| {
+            if !saved.get_untracked() {
+                e.prevent_default();
+            }
+        });
+        on_cleanup(move || leaving.remove());
+    }
     let print = move |_| {
         #[cfg(feature = "hydrate")]
         if let Some(window) = web_sys::window() {

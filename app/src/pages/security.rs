@@ -75,7 +75,10 @@ pub fn SecurityPage() -> impl IntoView {
             <section class="card" aria-labelledby="tf-heading">
                 <div class="card-head">
                     <h1 id="tf-heading">"Two-step authentication"</h1>
-                    <a href="/">"Back to your account"</a>
+                    // Not while new codes are on screen: they are confirmed saved first.
+                    <Show when=move || !matches!(panel.get(), Panel::ShowCodes(_))>
+                        <a href="/">"Back to your account"</a>
+                    </Show>
                 </div>
                 {move || match panel.get() {
                     Panel::Overview => view! {
