@@ -37,7 +37,7 @@ pub struct SetupInfo {
 
 #[server(prefix = "/api", endpoint = "me", input = StrictJson)]
 pub async fn me() -> Result<Profile, AppError> {
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<Me>()?;
     Ok(crate::ssr::me_from(&caller))
 }
 
@@ -77,7 +77,7 @@ pub async fn sign_in(
 pub async fn sign_out() -> Result<(), AppError> {
     use crate::ssr::{app_state, client_info, session_cookie};
     let state = app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<SignOut>()?;
     state
         .tessera
         .sign_out(&caller, &client_info())
@@ -93,7 +93,7 @@ pub async fn change_password(
     new_password: String,
 ) -> Result<(), AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<ChangePassword>()?;
     state
         .tessera
         .change_password(

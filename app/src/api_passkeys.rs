@@ -57,7 +57,7 @@ fn ceremony_id(text: &str) -> Result<uuid::Uuid, AppError> {
 pub async fn list_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
     use tessera_core::clock::format_utc;
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<ListPasskeys>()?;
     let passkeys = state
         .tessera
         .list_passkeys(caller.user.id)
@@ -83,7 +83,7 @@ pub async fn list_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
 #[server(prefix = "/api", endpoint = "second_step_methods", input = StrictJson)]
 pub async fn second_step_methods() -> Result<AvailableMethods, AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<SecondStepMethods>()?;
     let status = state
         .tessera
         .two_factor_status(&caller.user)
@@ -127,7 +127,7 @@ pub async fn begin_passkey_registration(
     password: String,
 ) -> Result<RegistrationChallenge, AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<BeginPasskeyRegistration>()?;
     let (id, options) = state
         .tessera
         .begin_passkey_registration(&caller, &name, &password, &crate::ssr::client_info())
@@ -145,7 +145,7 @@ pub async fn finish_passkey_registration(
     credential: RegisterPublicKeyCredential,
 ) -> Result<AuthenticatorAdded, AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<FinishPasskeyRegistration>()?;
     let added = state
         .tessera
         .finish_passkey_registration(
@@ -162,7 +162,7 @@ pub async fn finish_passkey_registration(
 #[server(prefix = "/api", endpoint = "begin_passkey_sign_in", input = StrictJson)]
 pub async fn begin_passkey_sign_in() -> Result<SignInChallenge, AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<BeginPasskeySignIn>()?;
     let (id, options) = state
         .tessera
         .begin_passkey_sign_in(&caller)
@@ -184,13 +184,14 @@ pub async fn second_step_passkey(
         ceremony: ceremony_id(&ceremony)?,
         credential: Box::new(credential),
     };
-    crate::api_two_factor::finish_second_step(proof).await
+    let caller = crate::ssr::caller_of::<SecondStepPasskey>()?;
+    crate::api_two_factor::finish_second_step(caller, proof).await
 }
 
 #[server(prefix = "/api", endpoint = "rename_passkey", input = StrictJson)]
 pub async fn rename_passkey(id: String, name: String) -> Result<(), AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<RenamePasskey>()?;
     state
         .tessera
         .rename_passkey(
@@ -206,7 +207,7 @@ pub async fn rename_passkey(id: String, name: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "remove_passkey", input = StrictJson)]
 pub async fn remove_passkey(id: String, password: String) -> Result<(), AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<RemovePasskey>()?;
     state
         .tessera
         .remove_passkey(

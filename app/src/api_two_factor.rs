@@ -40,7 +40,7 @@ pub struct AuthenticatorAdded {
 pub async fn two_factor_status() -> Result<TwoFactorInfo, AppError> {
     use tessera_core::clock::format_utc;
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<TwoFactorStatus>()?;
     let status = state
         .tessera
         .two_factor_status(&caller.user)
@@ -60,7 +60,7 @@ pub async fn two_factor_status() -> Result<TwoFactorInfo, AppError> {
 #[server(prefix = "/api", endpoint = "begin_authenticator", input = StrictJson)]
 pub async fn begin_authenticator(password: String) -> Result<AuthenticatorSetup, AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<BeginAuthenticator>()?;
     let enrolment = state
         .tessera
         .begin_totp(&caller, &password, &crate::ssr::client_info())
@@ -75,7 +75,7 @@ pub async fn begin_authenticator(password: String) -> Result<AuthenticatorSetup,
 #[server(prefix = "/api", endpoint = "confirm_authenticator", input = StrictJson)]
 pub async fn confirm_authenticator(code: String) -> Result<AuthenticatorAdded, AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<ConfirmAuthenticator>()?;
     let added = state
         .tessera
         .confirm_totp(&caller, &code, &crate::ssr::client_info())
@@ -105,10 +105,10 @@ pub(crate) fn added_response(
 /// Runs the second step with `proof`; on success the session cookie is replaced.
 #[cfg(feature = "ssr")]
 pub(crate) async fn finish_second_step(
+    caller: std::sync::Arc<tessera_core::service::Caller>,
     proof: tessera_core::service::Proof,
 ) -> Result<SignInResult, AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
     let outcome = state
         .tessera
         .second_step(&caller, proof, &crate::ssr::client_info())
@@ -131,13 +131,14 @@ pub async fn second_step(method: String, code: String) -> Result<SignInResult, A
             })
         }
     };
-    finish_second_step(proof).await
+    let caller = crate::ssr::caller_of::<SecondStep>()?;
+    finish_second_step(caller, proof).await
 }
 
 #[server(prefix = "/api", endpoint = "regenerate_backup_codes", input = StrictJson)]
 pub async fn regenerate_backup_codes(password: String) -> Result<Vec<String>, AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<RegenerateBackupCodes>()?;
     let codes = state
         .tessera
         .regenerate_backup_codes(&caller, &password, &crate::ssr::client_info())
@@ -149,7 +150,7 @@ pub async fn regenerate_backup_codes(password: String) -> Result<Vec<String>, Ap
 #[server(prefix = "/api", endpoint = "disable_two_factor", input = StrictJson)]
 pub async fn disable_two_factor(password: String) -> Result<(), AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<DisableTwoFactor>()?;
     state
         .tessera
         .disable_two_factor(&caller, &password, &crate::ssr::client_info())
@@ -160,7 +161,7 @@ pub async fn disable_two_factor(password: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "remove_authenticator", input = StrictJson)]
 pub async fn remove_authenticator(password: String) -> Result<(), AppError> {
     let state = crate::ssr::app_state()?;
-    let caller = crate::ssr::caller()?;
+    let caller = crate::ssr::caller_of::<RemoveAuthenticator>()?;
     state
         .tessera
         .remove_totp(&caller, &password, &crate::ssr::client_info())

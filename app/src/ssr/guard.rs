@@ -138,6 +138,11 @@ fn decide(caller: &CurrentCaller, need: Access) -> Result<(), Refusal> {
     authorize(session, need)
 }
 
+/// Whether `caller` has the access `need`, as the error to answer if not.
+pub fn permit(caller: &CurrentCaller, need: Access) -> Result<(), AppError> {
+    decide(caller, need).map_err(refusal_error)
+}
+
 /// Resolves the session cookie and the client address into request extensions.
 pub async fn resolve_session(
     State(state): State<AppState>,

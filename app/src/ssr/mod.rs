@@ -96,10 +96,14 @@ pub fn optional_caller() -> Option<Arc<Caller>> {
         .and_then(|c| c.0.clone())
 }
 
-/// The caller of this request. The guard has already checked that its session may call
-/// the function being run; this only fetches it.
-pub fn caller() -> Result<Arc<Caller>, AppError> {
-    optional_caller().ok_or(AppError::SignedOut)
+/// The caller of server function `F`, held to the access the guard's table gives `F`.
+/// For calls over `/api` the guard layer has already checked this; server functions also
+/// run inside page rendering, where no `/api` request passes that layer, so every server
+/// function takes its caller here and the same rule, from the same table, applies.
+pub fn caller_of<F: server_fn::ServerFn>() -> Result<Arc<Caller>, AppError> {
+    let current = CurrentCaller(optional_caller());
+    guard::permit(&current, guard::access_for_endpoint(F::PATH))?;
+    current.0.ok_or(AppError::SignedOut)
 }
 
 pub fn client_info() -> ClientInfo {
@@ -166,5 +170,78 @@ pub fn map_core(error: CoreError) -> AppError {
             tracing::error!(%detail, "internal error");
             AppError::Internal
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use leptos::prelude::*;
+    use tessera_core::accounts::{Email, Organisation, Role, User};
+    use tessera_core::service::Caller;
+    use tessera_core::session::{Session, SessionState};
+
+    use super::{caller_of, CurrentCaller};
+    use crate::api::Me;
+    use crate::api_two_factor::{SecondStep, TwoFactorStatus};
+    use crate::error::AppError;
+
+    fn in_request_of(state: Option<SessionState>, run: impl FnOnce() -> bool) -> bool {
+        let caller = state.map(|state| {
+            let user_id = uuid::Uuid::new_v4();
+            Arc::new(Caller {
+                session: Session {
+                    id_hash: "h".into(),
+                    user_id,
+                    state,
+                    persistent: false,
+                    created_at: 0,
+                    last_seen_at: 0,
+                },
+                user: User {
+                    id: user_id,
+                    email: Email::parse("nurse@clinic.example").unwrap(),
+                    display_name: "Nurse".into(),
+                    role: Role::Staff,
+                    active: true,
+                    password_hash: None,
+                    two_factor_enabled: true,
+                    created_at: 0,
+                },
+                organisation: Organisation {
+                    name: "Clinic".into(),
+                    is_demo: false,
+                    require_two_factor: false,
+                    session_idle_secs: 1800,
+                    session_absolute_secs: 43200,
+                },
+            })
+        });
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.extensions.insert(CurrentCaller(caller));
+        Owner::new().with(|| {
+            provide_context(parts);
+            run()
+        })
+    }
+
+    /// Server functions rendered inside a page get no help from the `/api` layer: the
+    /// caller is held to the function's own access here.
+    #[test]
+    fn a_server_function_run_during_rendering_checks_its_own_access() {
+        let half = Some(SessionState::NeedsSecondFactor);
+        assert!(in_request_of(half, || matches!(
+            caller_of::<TwoFactorStatus>(),
+            Err(AppError::NeedsSecondFactor)
+        )));
+        assert!(in_request_of(half, || caller_of::<SecondStep>().is_ok()));
+        assert!(in_request_of(Some(SessionState::Full), || {
+            caller_of::<TwoFactorStatus>().is_ok()
+        }));
+        assert!(in_request_of(None, || matches!(
+            caller_of::<Me>(),
+            Err(AppError::SignedOut)
+        )));
     }
 }
