@@ -648,3 +648,52 @@ async fn raw_get_status(app: &TestApp, path: &str) -> u16 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
 }
+
+/// "Remember me" does not make a two-step account's session outlive the browser, and the
+/// session id changes at each step: the id from before the second step is dead after it.
+#[tokio::test]
+async fn remember_me_is_ignored_for_two_step_accounts_and_each_step_rotates_the_id() {
+    let app = TestApp::demo().await;
+    let (key, _) = enrol(&app, STAFF, STAFF_PASSWORD).await;
+    app.advance(30);
+    let c = app.client();
+    let signed = c
+        .call(
+            "sign_in",
+            json!({"email": STAFF, "password": STAFF_PASSWORD, "remember": true}),
+        )
+        .await;
+    assert_eq!(signed.body["next"], "/signin/verify");
+    let half_cookie = signed
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("tessera_session="))
+        .unwrap();
+    assert!(!half_cookie.contains("Max-Age"), "{half_cookie}");
+    let half_id = session_cookie(&signed.set_cookie).unwrap();
+
+    let done = second(&c, "authenticator", &totp(&key, app.clock_now())).await;
+    assert_eq!(done.status, 200);
+    let full_cookie = done
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("tessera_session="))
+        .unwrap();
+    assert!(!full_cookie.contains("Max-Age"), "{full_cookie}");
+    let full_id = session_cookie(&done.set_cookie).unwrap();
+    assert_ne!(half_id, full_id, "the second step rotates the id");
+
+    // The half-session id, replayed on its own, is dead.
+    let replay = reqwest::Client::new()
+        .post(app.url("/api/me"))
+        .header("origin", app.origin())
+        .header("content-type", "application/json")
+        .header("cookie", format!("tessera_session={half_id}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 401);
+    assert_eq!(c.me().await.status, 200);
+    app.stop().await;
+}
