@@ -1,3 +1,4 @@
+import AxeBuilder from '@axe-core/playwright';
 import { test as base, expect, type CDPSession, type Page } from '@playwright/test';
 
 /** A CDP virtual platform authenticator: the stand-in for Touch ID / Windows Hello. */
@@ -75,4 +76,12 @@ export async function signIn(page: Page, email: string, password: string): Promi
   await page.locator('#email').fill(email);
   await page.locator('#password').fill(password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+/** axe-core's WCAG checks on the page as it is now; violations listed by rule and element. */
+export async function accessibilityViolations(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+  );
 }

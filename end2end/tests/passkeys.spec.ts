@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { test, expect, signIn, waitForHydration } from './fixtures';
+import { test, expect, signIn, waitForHydration, accessibilityViolations } from './fixtures';
 
 // nurse.jones is this file's account: nothing else in the suite touches it.
 const USER = { email: 'nurse.jones@riverside.example', password: 'demo staff passphrase' };
@@ -29,6 +29,7 @@ test('add a passkey, see it listed, sign in with it; a cancelled prompt says so 
   expect(await authenticator.credentials()).toHaveLength(1);
   const shot = path.join(testInfo.project.outputDir, 'screenshots', 'profile-with-passkey.png');
   await page.screenshot({ path: shot, fullPage: true });
+  expect(await accessibilityViolations(page)).toEqual([]);
 
   // Sign out, and back in with the passkey.
   await page.goto('/');
@@ -61,6 +62,7 @@ test('add a passkey, see it listed, sign in with it; a cancelled prompt says so 
   // Removing the only method warns first, then turns two-step authentication off.
   await page.getByRole('button', { name: 'Remove the passkey Work MacBook Touch ID' }).click();
   await expect(page.locator('#last-method-warning')).toContainText('turns two-step authentication off');
+  expect(await accessibilityViolations(page)).toEqual([]);
   await page.getByLabel('Your current password').fill(USER.password);
   await page.getByRole('button', { name: 'Remove passkey' }).click();
   await expect(page.locator('#tf-status')).toContainText('off');

@@ -1,6 +1,5 @@
 import path from 'node:path';
-import AxeBuilder from '@axe-core/playwright';
-import { test, expect, signIn, waitForHydration } from './fixtures';
+import { test, expect, signIn, waitForHydration, accessibilityViolations } from './fixtures';
 
 const ADMIN = { email: 'admin@riverside.example', password: 'demo admin passphrase' };
 const GENERIC_ERROR = 'Email or password is wrong.';
@@ -54,11 +53,7 @@ test('pages hydrate without console errors', async ({ page, consoleErrors }) => 
 test('sign-in page has no accessibility violations', async ({ page }) => {
   await page.goto('/signin');
   await waitForHydration(page);
-  const results = await new AxeBuilder({ page }).analyze();
-  const violations = results.violations.map(
-    (v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
-  );
-  expect(violations).toEqual([]);
+  expect(await accessibilityViolations(page)).toEqual([]);
 });
 
 test('virtual authenticator is attached', async ({ page, authenticator }) => {

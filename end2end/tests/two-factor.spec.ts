@@ -1,6 +1,6 @@
 import path from 'node:path';
 import * as OTPAuth from 'otpauth';
-import { test, expect, signIn, waitForHydration } from './fixtures';
+import { test, expect, signIn, waitForHydration, accessibilityViolations } from './fixtures';
 
 // dr.patel is this file's account: nothing else in the suite touches it.
 const USER = { email: 'dr.patel@riverside.example', password: 'demo staff passphrase' };
@@ -49,6 +49,7 @@ test('add an authenticator app, see the codes once', async ({ page }, testInfo) 
   await waitForHydration(page);
   await expect(page.locator('#tf-status')).toContainText('off');
   await shot(page, 'profile-two-factor-off', testInfo);
+  expect(await accessibilityViolations(page)).toEqual([]);
 
   await page.getByRole('button', { name: 'Add an authenticator app' }).click();
   await page.getByLabel('Your current password').fill(USER.password);
@@ -57,6 +58,7 @@ test('add an authenticator app, see the codes once', async ({ page }, testInfo) 
   key = (await page.locator('#totp-key').innerText()).trim();
   expect(key.replace(/\s+/g, '')).toMatch(/^[A-Z2-7]{32}$/);
   await shot(page, 'authenticator-qr', testInfo);
+  expect(await accessibilityViolations(page)).toEqual([]);
 
   await page.getByLabel('Enter the 6-digit code the app shows').fill('000000');
   await page.getByRole('button', { name: 'Turn on' }).click();
@@ -70,12 +72,14 @@ test('add an authenticator app, see the codes once', async ({ page }, testInfo) 
   expect(backupCodes[0]).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
   await expect(page.getByRole('link', { name: 'Download .txt' })).toHaveAttribute('download', 'tessera-backup-codes.txt');
   await shot(page, 'backup-codes', testInfo);
+  expect(await accessibilityViolations(page)).toEqual([]);
   const done = page.getByRole('button', { name: 'Done' });
   await expect(done).toBeDisabled();
   await page.getByLabel('I have saved these codes').check();
   await done.click();
   await expect(page.locator('#tf-status')).toContainText('on');
   await expect(page.locator('#codes-left')).toHaveText('10 unused');
+  expect(await accessibilityViolations(page)).toEqual([]);
 });
 
 test('sign in with the authenticator app', async ({ page }, testInfo) => {
@@ -84,6 +88,7 @@ test('sign in with the authenticator app', async ({ page }, testInfo) => {
   await expect(page).toHaveURL('/signin/verify');
   await waitForHydration(page);
   await shot(page, 'second-step', testInfo);
+  expect(await accessibilityViolations(page)).toEqual([]);
   await page.getByLabel('6-digit code from your authenticator app').fill(code(key));
   await page.getByRole('button', { name: 'Continue' }).click();
   await expect(page).toHaveURL('/');
