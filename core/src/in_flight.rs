@@ -2,87 +2,103 @@
 //!
 //! Failed attempts are recorded after the (deliberately slow) check, so a burst sent all at
 //! once would otherwise be checked in full before the first failure counts against the
-//! address. Capping what one address has in flight bounds that overshoot. In memory, per
-//! process: it limits concurrency, while the counts that must survive restarts are in the
-//! database ([`crate::throttle`]).
+//! address. Each address gets a few places; further attempts wait their turn (a clinic
+//! behind one NAT signing in together just queues for a moment) and, once in, see the
+//! failures recorded meanwhile. In memory, per process: it limits concurrency, while the
+//! counts that must survive restarts are in the database ([`crate::throttle`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 pub struct InFlight {
     limit: usize,
-    running: Mutex<HashMap<String, usize>>,
+    gates: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 /// One check in progress; dropping it frees the place.
 pub struct Slot {
     owner: Arc<InFlight>,
     key: String,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl InFlight {
     pub fn new(limit: usize) -> Arc<InFlight> {
         Arc::new(InFlight {
             limit,
-            running: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
         })
     }
 
-    /// A place for one more check from `key`, or `None` while it has `limit` running.
-    pub fn enter(self: &Arc<Self>, key: &str) -> Option<Slot> {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        let n = running.entry(key.to_string()).or_insert(0);
-        if *n >= self.limit {
-            return None;
-        }
-        *n += 1;
-        Some(Slot {
+    /// Waits for a place among `key`'s checks.
+    pub async fn enter(self: &Arc<Self>, key: &str) -> Slot {
+        let gate = self
+            .lock()
+            .entry(key.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
+            .clone();
+        let permit = gate
+            .acquire_owned()
+            .await
+            .expect("an address's gate is never closed");
+        Slot {
             owner: self.clone(),
             key: key.to_string(),
-        })
+            permit: Some(permit),
+        }
     }
 
     /// Checks running now for `key`.
     pub fn running(&self, key: &str) -> usize {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running.get(key).copied().unwrap_or(0)
+        self.lock()
+            .get(key)
+            .map_or(0, |gate| self.limit - gate.available_permits())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Semaphore>>> {
+        self.gates.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut running = self.owner.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = running.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                running.remove(&self.key);
-            }
+        drop(self.permit.take());
+        let mut gates = self.owner.lock();
+        // Nobody holds or waits for this address any more: forget it.
+        if gates
+            .get(&self.key)
+            .is_some_and(|gate| Arc::strong_count(gate) == 1)
+        {
+            gates.remove(&self.key);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::InFlight;
 
-    #[test]
-    fn places_are_limited_per_key_and_freed_on_drop() {
+    #[tokio::test]
+    async fn places_are_limited_per_key_and_freed_on_drop() {
         let limiter = InFlight::new(2);
-        let a = limiter.enter("10.0.0.1").unwrap();
-        let b = limiter.enter("10.0.0.1").unwrap();
-        assert!(limiter.enter("10.0.0.1").is_none(), "third at once");
-        assert!(
-            limiter.enter("10.0.0.2").is_some(),
-            "another address is separate"
-        );
+        let a = limiter.enter("10.0.0.1").await;
+        let b = limiter.enter("10.0.0.1").await;
+        assert_eq!(limiter.running("10.0.0.1"), 2);
+        let third = tokio::time::timeout(Duration::from_millis(50), limiter.enter("10.0.0.1"));
+        assert!(third.await.is_err(), "a third waits");
+        let _other = limiter.enter("10.0.0.2").await;
         drop(a);
-        assert_eq!(limiter.running("10.0.0.1"), 1);
-        let _c = limiter.enter("10.0.0.1").expect("a place was freed");
-        drop(b);
-        drop(_c);
+        let c = tokio::time::timeout(Duration::from_millis(50), limiter.enter("10.0.0.1"))
+            .await
+            .expect("a place was freed");
+        drop((b, c));
         assert_eq!(limiter.running("10.0.0.1"), 0);
         assert!(
-            limiter.running.lock().unwrap().is_empty(),
+            !limiter.lock().contains_key("10.0.0.1"),
             "no entry left behind"
         );
     }

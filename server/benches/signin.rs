@@ -31,8 +31,8 @@ async fn main() {
         .unwrap_or(2);
     let mut config = ServerConfig::loopback(dir.path(), port, true).unwrap();
     config.core.max_concurrent_hashes = cores * 2;
-    // Each client signs in from its own address (X-Forwarded-For, as behind a proxy):
-    // one address may only have a few checks in flight.
+    // Each client signs in from its own address (X-Forwarded-For, as behind a proxy), as
+    // real staff would; one address gets only a few password checks at once.
     config.web.trust_forwarded_for = true;
     let running = tessera_server::start(config, Arc::new(SystemClock))
         .await

@@ -533,8 +533,8 @@ async fn parallel_guesses_get_no_extra_tries() {
 }
 
 /// The same spray sent all at once: failures are recorded after the (slow) password check,
-/// so the address may only have a few checks in flight; the rest are told to wait. No
-/// more passwords are checked than the address lock allows plus that handful.
+/// so the address may only have a few checks in flight; the rest wait their turn and then
+/// meet the lock. No more passwords are checked than the lock allows plus that handful.
 #[tokio::test]
 async fn one_address_spraying_in_parallel_gets_no_extra_checks() {
     let app = TestApp::demo().await;
@@ -555,5 +555,35 @@ async fn one_address_spraying_in_parallel_gets_no_extra_checks() {
         .count();
     assert!(checked > 0);
     assert!(checked <= 50 + 16, "{checked} passwords were checked");
+    app.stop().await;
+}
+
+/// A clinic behind one address (NAT) signing in at the same moment: everyone gets in;
+/// the places per address only make them queue.
+#[tokio::test]
+async fn a_clinic_behind_one_address_signs_in_together() {
+    let app = TestApp::demo().await;
+    for i in 0..60 {
+        app.running()
+            .tessera
+            .create_user(
+                None,
+                &format!("staff{i}@riverside.example"),
+                "Staff",
+                tessera_core::accounts::Role::Staff,
+                Some(STAFF_PASSWORD),
+            )
+            .await
+            .unwrap();
+    }
+    let clients: Vec<Client> = (0..60).map(|_| app.client()).collect();
+    let statuses = futures::future::join_all(
+        clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.sign_in_status(format!("staff{i}@riverside.example"), STAFF_PASSWORD)),
+    )
+    .await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     app.stop().await;
 }

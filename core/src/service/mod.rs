@@ -82,7 +82,7 @@ pub struct Tessera {
     password_checks: Arc<crate::in_flight::InFlight>,
 }
 
-/// At most this many password checks from one address at once; more are told to wait.
+/// At most this many password checks from one address at once; more wait their turn.
 pub const PASSWORD_CHECKS_PER_ADDRESS: usize = 16;
 
 impl Tessera {
@@ -411,20 +411,10 @@ impl Tessera {
         }
 
         let now = self.now();
-        // A place among the address's checks in flight, held until the outcome is recorded.
-        let Some(_slot) = self.password_checks.enter(&client.addr) else {
-            self.record(
-                AuditEvent::new(AuditKind::SignInThrottled)
-                    .subject(None, email.as_str())
-                    .from_addr(&client.addr)
-                    .detail("too many sign-ins in progress from this address"),
-            )
-            .await?;
-            return Err(CoreError::Throttled {
-                retry_at: now + 1,
-                locked: false,
-            });
-        };
+        // A place among the address's checks in flight, held until the outcome is recorded;
+        // the throttle is consulted only once in, so it sees the failures recorded meanwhile.
+        let _slot = self.password_checks.enter(&client.addr).await;
+        let now = self.now();
         // Count the attempt first, in a short transaction of its own.
         let account_failures = {
             let mut tx = self.db.write().await?;
