@@ -410,7 +410,6 @@ impl Tessera {
             return Err(CoreError::InvalidCredentials);
         }
 
-        let now = self.now();
         // A place among the address's checks in flight, held until the outcome is recorded;
         // the throttle is consulted only once in, so it sees the failures recorded meanwhile.
         let _slot = self.password_checks.enter(&client.addr).await;
