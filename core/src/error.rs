@@ -54,9 +54,39 @@ impl From<sqlx::Error> for CoreError {
                 CoreError::Unavailable(e.to_string())
             }
             sqlx::Error::RowNotFound => CoreError::NotFound,
+            sqlx::Error::Database(ref db) if storage_unavailable(db.code().as_deref()) => {
+                CoreError::Unavailable(e.to_string())
+            }
             other => CoreError::Internal(other.to_string()),
         }
     }
 }
 
+/// SQLite result codes that mean "the database cannot be used right now" rather than "this
+/// statement is wrong": busy/locked past the busy timeout, read-only, I/O error, disk full,
+/// cannot open. Extended codes carry the primary code in their low byte.
+fn storage_unavailable(code: Option<&str>) -> bool {
+    const BUSY: i64 = 5;
+    const LOCKED: i64 = 6;
+    const READONLY: i64 = 8;
+    const IOERR: i64 = 10;
+    const FULL: i64 = 13;
+    const CANTOPEN: i64 = 14;
+    code.and_then(|c| c.parse::<i64>().ok())
+        .is_some_and(|c| [BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN].contains(&(c & 0xff)))
+}
+
 pub type CoreResult<T> = Result<T, CoreError>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_codes_that_mean_unavailable() {
+        for code in ["5", "517", "6", "8", "10", "3850", "13", "14"] {
+            assert!(super::storage_unavailable(Some(code)), "{code}");
+        }
+        for code in [None, Some("19"), Some("2067"), Some("1"), Some("23505")] {
+            assert!(!super::storage_unavailable(code), "{code:?}");
+        }
+    }
+}
