@@ -697,3 +697,74 @@ async fn remember_me_is_ignored_for_two_step_accounts_and_each_step_rotates_the_
     assert_eq!(c.me().await.status, 200);
     app.stop().await;
 }
+
+/// A dump of the database (its file and write-ahead log, byte for byte) and every mail
+/// sent hold no password, no authenticator key, no backup code and no session id in
+/// clear, after enrolment, sign-ins with each method, failures and regeneration.
+#[tokio::test]
+async fn no_secret_is_kept_in_clear_in_the_database_or_the_mail() {
+    let app = TestApp::demo().await;
+    let (c, key, codes) = enrol_with_client(&app, STAFF, STAFF_PASSWORD).await;
+    let regenerated = c
+        .call(
+            "regenerate_backup_codes",
+            json!({"password": STAFF_PASSWORD}),
+        )
+        .await;
+    let new_codes: Vec<String> = regenerated
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    app.advance(30);
+    let half_client = half(&app, STAFF, STAFF_PASSWORD).await;
+    second(&half_client, "backup_code", &codes[0]).await; // an old code: refused
+    second(&half_client, "authenticator", "123456").await;
+    let used_code = totp(&key, app.clock_now());
+    let signed = second(&half_client, "authenticator", &used_code).await;
+    assert_eq!(signed.status, 200);
+    let session_id = session_cookie(&signed.set_cookie).unwrap();
+    let other = half(&app, STAFF, STAFF_PASSWORD).await;
+    assert_eq!(
+        second(&other, "backup_code", &new_codes[0]).await.status,
+        200
+    );
+    app.wait_for_mail(&["backup code was used", STAFF]).await;
+
+    let mut secrets = vec![
+        STAFF_PASSWORD.to_string(),
+        key.replace(' ', ""),
+        key.clone(),
+        session_id,
+    ];
+    for code in codes.iter().chain(&new_codes) {
+        secrets.push(code.clone());
+        secrets.push(code.replace('-', ""));
+    }
+    let mut stored = Vec::new();
+    for file in ["tessera.db", "tessera.db-wal"] {
+        if let Ok(bytes) = std::fs::read(app.dir.path().join(file)) {
+            stored.extend(bytes);
+        }
+    }
+    assert!(stored.len() > 10_000, "the database was read");
+    let dump = String::from_utf8_lossy(&stored).to_lowercase();
+    let mail: String = std::fs::read_dir(app.outbox_dir())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_lowercase();
+    assert!(mail.contains("backup code"), "the mail was read");
+    for secret in &secrets {
+        let secret = secret.to_lowercase();
+        assert!(
+            !dump.contains(&secret),
+            "the database holds {secret} in clear"
+        );
+        assert!(!mail.contains(&secret), "a mail contains {secret}");
+    }
+    app.stop().await;
+}
