@@ -33,6 +33,8 @@ pub enum AuditKind {
     PasskeyRemoved,
     /// A passkey signed with a counter that did not move forward: a copy may exist.
     PasskeyPossiblyCloned,
+    /// The organisation's "require two-step authentication" setting changed.
+    TwoFactorPolicyChanged,
 }
 
 impl AuditKind {
@@ -58,6 +60,7 @@ impl AuditKind {
             AuditKind::PasskeyRenamed => "passkey_renamed",
             AuditKind::PasskeyRemoved => "passkey_removed",
             AuditKind::PasskeyPossiblyCloned => "passkey_possibly_cloned",
+            AuditKind::TwoFactorPolicyChanged => "two_factor_policy_changed",
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `tessera`: runs the server, and gives operators a command line for accounts.
+//! `tessera`: runs the server, and gives operators a command line for accounts and the
+//! organisation's two-step requirement.
 
 use std::io::BufRead as _;
 use std::sync::Arc;
@@ -34,6 +35,19 @@ enum Command {
     /// Manage accounts from the command line (also the break-glass path).
     #[command(subcommand)]
     User(UserCommand),
+    /// Organisation settings.
+    #[command(subcommand)]
+    Organisation(OrganisationCommand),
+}
+
+#[derive(Subcommand)]
+enum OrganisationCommand {
+    /// Require two-step authentication for everyone (`on`) or not (`off`). Users without a
+    /// method are sent to the setup wizard at their next sign-in.
+    RequireTwoFactor {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -74,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Serve { demo } => serve(&cli.settings, demo).await,
         Command::User(cmd) => user(&cli.settings, cmd).await,
+        Command::Organisation(cmd) => organisation(&cli.settings, cmd).await,
     }
 }
 
@@ -143,6 +158,24 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                     u.display_name
                 );
             }
+        }
+    }
+    tessera.db().close().await;
+    Ok(())
+}
+
+async fn organisation(settings: &Settings, cmd: OrganisationCommand) -> anyhow::Result<()> {
+    let config = settings.build(false)?;
+    let tessera = Tessera::open(&config.core, Arc::new(SystemClock)).await?;
+    match cmd {
+        OrganisationCommand::RequireTwoFactor { state } => {
+            let required = state == "on";
+            let changed = tessera.operator_require_two_factor(required).await?;
+            println!(
+                "two-step authentication is {} for everyone{}",
+                if required { "required" } else { "not required" },
+                if changed { "" } else { " (unchanged)" }
+            );
         }
     }
     tessera.db().close().await;

@@ -145,10 +145,18 @@ fn e2e() -> Result<()> {
         .env("RUST_LOG", "warn")
         .spawn()?;
     let result = tools::wait_for_port(port).and_then(|_| {
+        // The tests also run the operator's command line against the same database.
+        let leptos_toml = std::env::current_dir()?.join("Leptos.toml");
         sh(Command::new("npx")
             .args(["playwright", "test"])
             .current_dir("end2end")
-            .env("TESSERA_URL", format!("http://localhost:{port}")))
+            .env("TESSERA_URL", format!("http://localhost:{port}"))
+            .env(
+                "TESSERA_BIN",
+                std::env::current_dir()?.join(site.server_binary()),
+            )
+            .env("TESSERA_DATA_DIR", &data)
+            .env("TESSERA_LEPTOS_CONFIG", leptos_toml))
     });
     // Stop only the server this run started.
     let _ = server.kill();

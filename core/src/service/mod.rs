@@ -386,6 +386,41 @@ impl Tessera {
         Ok(())
     }
 
+    /// Turns the organisation's "require two-step authentication" on or off from the
+    /// command line. Users without a method are sent to the setup wizard at their next
+    /// sign-in. Returns whether anything changed.
+    pub async fn operator_require_two_factor(&self, required: bool) -> CoreResult<bool> {
+        if self.organisation().await?.is_none() {
+            return Err(CoreError::invalid(
+                "organisation",
+                "There is no organisation yet: finish the first-run setup first.",
+            ));
+        }
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let changed = sqlx::query(
+            "UPDATE organisation SET require_two_factor = $1 WHERE require_two_factor <> $1",
+        )
+        .bind(required as i64)
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::record(
+            &mut tx,
+            AuditEvent::new(AuditKind::TwoFactorPolicyChanged).detail(if required {
+                "two-step authentication required for everyone (from the command line)"
+            } else {
+                "two-step authentication no longer required (from the command line)"
+            }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     pub async fn list_users(&self) -> CoreResult<Vec<User>> {
         let mut conn = self.db.pool().acquire().await?;
         accounts::list_users(&mut conn).await
