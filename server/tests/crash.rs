@@ -15,8 +15,19 @@ use common::{session_cookie, STAFF, STAFF_PASSWORD};
 use serde_json::{json, Value};
 use sqlx::Connection as _;
 
+/// The running binary; killed when dropped too, so a failing assertion leaves no process
+/// behind.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The binary, started on `dir` and `port`.
-fn start(dir: &Path, port: u16) -> Child {
+fn start(dir: &Path, port: u16) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["serve", "--demo"])
         .env("TESSERA_DATA_DIR", dir)
@@ -29,17 +40,17 @@ fn start(dir: &Path, port: u16) -> Child {
         .spawn()
         .expect("the tessera binary starts");
     let deadline = Instant::now() + Duration::from_secs(60);
+    let server = Server(child);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "tessera did not start listening");
         std::thread::sleep(Duration::from_millis(50));
     }
-    child
+    server
 }
 
 /// SIGKILL: no shutdown code runs.
-fn kill(mut child: Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
+fn kill(server: Server) {
+    drop(server);
 }
 
 /// Calls a server function: status (0 if the process died first), body, new session id.
