@@ -259,10 +259,14 @@ impl Tessera {
         if !won {
             let refusal = match &method {
                 // Another use of the same passkey, with a counter at least as high, was
-                // recorded since this prompt began: two copies of the key are in use.
-                Method::Passkey(passkey, _) => Refusal::PossiblyCloned {
-                    name: crate::passkeys::name_of(&mut tx, user.id, passkey).await?,
-                },
+                // recorded since this prompt began: two copies of the key are in use. (Or
+                // the passkey was removed meanwhile: then it simply does not count.)
+                Method::Passkey(passkey, _) => {
+                    match crate::passkeys::name_of(&mut tx, user.id, passkey).await? {
+                        Some(name) => Refusal::PossiblyCloned { name },
+                        None => Refusal::NotVerified,
+                    }
+                }
                 // Someone else used the same code a moment ago.
                 _ => Refusal::AlreadyUsed,
             };
