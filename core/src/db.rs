@@ -18,6 +18,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::CoreResult;
 
+/// How long a write waits for its turn in the process's queue.
+const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,11 +135,12 @@ impl Db {
     /// the database's write lock up front (so two writers never deadlock upgrading a read
     /// lock; the busy timeout covers writers in other processes, like the CLI).
     pub async fn write(&self) -> CoreResult<Tx> {
-        let turn = self
-            .writer
-            .clone()
-            .acquire_owned()
+        // Bounded like SQLite's own busy timeout: if the database cannot take writes
+        // (another process holds its lock), the queue answers "unavailable" instead of
+        // making the n-th writer wait n busy timeouts.
+        let turn = tokio::time::timeout(WRITE_QUEUE_TIMEOUT, self.writer.clone().acquire_owned())
             .await
+            .map_err(|_| crate::CoreError::Unavailable("the write queue did not move".into()))?
             .map_err(|_| crate::CoreError::Unavailable("the database is closing".into()))?;
         let inner = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,

@@ -245,21 +245,6 @@ pub async fn record_use(
     Ok(crate::db::changed_one(&result))
 }
 
-/// The name the user gave a passkey, if it is still registered.
-pub async fn name_of(
-    conn: &mut AnyConnection,
-    user: Uuid,
-    passkey: &Passkey,
-) -> CoreResult<Option<String>> {
-    let name: Option<String> =
-        sqlx::query_scalar("SELECT name FROM passkeys WHERE user_id = $1 AND credential_id = $2")
-            .bind(user.to_string())
-            .bind(credential_id_text(passkey))
-            .fetch_optional(conn)
-            .await?;
-    Ok(name)
-}
-
 fn sign_count(passkey: &Passkey) -> i64 {
     i64::from(Credential::from(passkey.clone()).counter)
 }

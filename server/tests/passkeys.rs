@@ -554,7 +554,8 @@ async fn racing_removals_cannot_remove_the_last_required_method() {
 /// The same check at the moment of recording: a prompt began before another use of the
 /// passkey was recorded (here: with a counter far ahead), so the ceremony's own copy of
 /// the counter is stale. Recording is a compare-and-set on the stored counter, so this use
-/// is refused and audited rather than moving the counter back.
+/// is refused rather than moving the counter back. Two prompts answered at once look the
+/// same, so it is a counted, audited failure without the "copied" alarm.
 #[tokio::test]
 async fn a_counter_behind_a_use_recorded_meanwhile_is_refused() {
     let app = TestApp::demo().await;
@@ -582,7 +583,7 @@ async fn a_counter_behind_a_use_recorded_meanwhile_is_refused() {
     assert_eq!(c.me().await.status, 403);
     assert_eq!(
         app.audit_kinds().await.last().map(String::as_str),
-        Some("passkey_possibly_cloned")
+        Some("second_factor_failed")
     );
     let stored: i64 = sqlx::query_scalar("SELECT sign_count FROM passkeys")
         .fetch_one(app.running().tessera.db().pool())

@@ -29,6 +29,9 @@ pub(super) enum Refusal {
     PossiblyCloned { name: String },
     /// Right, but a sign-in a moment earlier used the same code.
     AlreadyUsed,
+    /// A valid passkey answer, but another use of the passkey with a higher counter was
+    /// recorded since this prompt began: two prompts answered at once, or a copy.
+    CounterOvertaken,
 }
 
 fn internal(e: impl std::fmt::Display) -> CoreError {
@@ -251,8 +254,12 @@ impl Tessera {
                 let name = stored
                     .iter()
                     .find(|p| p.passkey.cred_id().as_slice() == credential.raw_id.as_slice())
-                    .map_or_else(|| "unknown".to_string(), |p| p.name.clone());
-                return Ok(Err(Refusal::PossiblyCloned { name }));
+                    .map(|p| p.name.clone());
+                // A passkey removed meanwhile simply does not count.
+                return Ok(Err(match name {
+                    Some(name) => Refusal::PossiblyCloned { name },
+                    None => Refusal::NotVerified,
+                }));
             }
             Err(e) => {
                 tracing::info!(error = ?e, "passkey assertion refused");

@@ -258,15 +258,7 @@ impl Tessera {
         };
         if !won {
             let refusal = match &method {
-                // Another use of the same passkey, with a counter at least as high, was
-                // recorded since this prompt began: two copies of the key are in use. (Or
-                // the passkey was removed meanwhile: then it simply does not count.)
-                Method::Passkey(passkey, _) => {
-                    match crate::passkeys::name_of(&mut tx, user.id, passkey).await? {
-                        Some(name) => Refusal::PossiblyCloned { name },
-                        None => Refusal::NotVerified,
-                    }
-                }
+                Method::Passkey(..) => Refusal::CounterOvertaken,
                 // Someone else used the same code a moment ago.
                 _ => Refusal::AlreadyUsed,
             };
@@ -348,6 +340,10 @@ impl Tessera {
                 ))
             }
             (_, Refusal::AlreadyUsed) => failed("code already used by a sign-in a moment earlier"),
+            (_, Refusal::CounterOvertaken) => failed(
+                "passkey counter behind a use recorded since the prompt began \
+                 (two prompts at once, or a copy of the key); refused",
+            ),
             (Proof::AuthenticatorCode(_), _) => failed("wrong authenticator code"),
             (Proof::BackupCode(_), _) => failed("wrong backup code"),
             (Proof::Passkey { .. }, _) => failed("passkey refused, cancelled or expired"),
@@ -590,20 +586,27 @@ pub(super) async fn factor_added(
     first_factor_codes: Option<NewBackupCodes>,
     now: UnixTime,
 ) -> CoreResult<FactorAdded> {
+    // Only the change that actually turns 2FA on issues codes: two first methods added at
+    // once must not each show a set (the second would silently revoke the first). Asked
+    // every time, not only when the request began with 2FA off: it may have been turned
+    // off meanwhile (another tab), and a method must never be saved with 2FA off.
+    let turned_on = sqlx::query(
+        "UPDATE users SET two_factor_enabled = 1 WHERE id = $1 AND two_factor_enabled = 0",
+    )
+    .bind(caller.user.id.to_string())
+    .execute(&mut **tx)
+    .await?;
     let mut backup_codes = None;
-    if let Some((plain, hashed)) = first_factor_codes {
-        // Only the change that actually turns 2FA on issues codes: two first methods added
-        // at once must not each show a set (the second would silently revoke the first).
-        let turned_on = sqlx::query(
-            "UPDATE users SET two_factor_enabled = 1 WHERE id = $1 AND two_factor_enabled = 0",
-        )
-        .bind(caller.user.id.to_string())
-        .execute(&mut **tx)
-        .await?;
-        if crate::db::changed_one(&turned_on) {
-            store::replace_backup_codes(tx, caller.user.id, &hashed, now).await?;
-            backup_codes = Some(plain);
-        }
+    if crate::db::changed_one(&turned_on) {
+        let Some((plain, hashed)) = first_factor_codes else {
+            // Turned off since this request began, so no codes were prepared: the caller
+            // drops the transaction and nothing is saved.
+            return Err(CoreError::Conflict(
+                "Your two-step settings changed while this was being added. Nothing was saved; please try again.".into(),
+            ));
+        };
+        store::replace_backup_codes(tx, caller.user.id, &hashed, now).await?;
+        backup_codes = Some(plain);
     }
     let new_session = match caller.session.state.after_setup() {
         Some(state) => Some(session::rotate(tx, &caller.session, state, now).await?),
