@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::factors::totp;
-use common::{session_cookie, STAFF, STAFF_PASSWORD};
+use common::{free_port, session_cookie, STAFF, STAFF_PASSWORD};
 use serde_json::{json, Value};
 use sqlx::Connection as _;
 
@@ -182,11 +182,7 @@ async fn assert_whole(dir: &Path) -> (i64, i64) {
 #[tokio::test]
 async fn killed_mid_change_the_database_holds_one_whole_state() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

@@ -91,6 +91,15 @@ async fn begin_registration(
     (begin.body["ceremony"].clone(), options)
 }
 
+/// The staff member registers `key` as a passkey named `name`, then signs in again with
+/// the password: a half session that owes the second step.
+async fn with_passkey_at_second_step(app: &TestApp, key: &mut SoftPasskey, name: &str) -> Client {
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    assert_eq!(register(app, &c, key, name).await.status, 200);
+    half(app).await
+}
+
 async fn half(app: &TestApp) -> Client {
     let c = app.client();
     let a = c.sign_in(STAFF, STAFF_PASSWORD).await;
@@ -560,10 +569,7 @@ async fn racing_removals_cannot_remove_the_last_required_method() {
 async fn a_counter_behind_a_use_recorded_meanwhile_is_refused() {
     let app = TestApp::demo().await;
     let mut key = SoftPasskey::new(true);
-    let c = app.client();
-    c.sign_in(STAFF, STAFF_PASSWORD).await;
-    assert_eq!(register(&app, &c, &mut key, "Desk key").await.status, 200);
-    let c = half(&app).await;
+    let c = with_passkey_at_second_step(&app, &mut key, "Desk key").await;
     let begin = c.call("begin_passkey_sign_in", json!({})).await;
     let options: RequestChallengeResponse =
         serde_json::from_value(begin.body["options"].clone()).unwrap();
@@ -650,10 +656,7 @@ async fn two_first_methods_at_once_issue_one_set_of_backup_codes() {
 async fn unanswered_prompts_do_not_pile_up() {
     let app = TestApp::demo().await;
     let mut key = SoftPasskey::new(true);
-    let c = app.client();
-    c.sign_in(STAFF, STAFF_PASSWORD).await;
-    assert_eq!(register(&app, &c, &mut key, "Desk key").await.status, 200);
-    let c = half(&app).await;
+    let c = with_passkey_at_second_step(&app, &mut key, "Desk key").await;
     for _ in 0..30 {
         let begin = c.call("begin_passkey_sign_in", json!({})).await;
         assert_eq!(begin.status, 200);

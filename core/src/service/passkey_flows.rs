@@ -12,7 +12,7 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
-use super::two_factor::{after_method_removed, event, signed_out_note, FactorAdded};
+use super::two_factor::{after_method_removed, event, FactorAdded};
 use super::{Caller, ClientInfo, Tessera};
 use crate::audit::AuditKind;
 use crate::passkeys::{self as store, CeremonyKind, StoredPasskey};
@@ -331,15 +331,7 @@ impl Tessera {
         let mut tx = self.db.write().await?;
         let name = store::delete(&mut tx, user.id, id).await?;
         let after = after_method_removed(&mut tx, caller).await?;
-        let what = format!(
-            "The passkey \"{name}\" was removed from your account.{}{}",
-            if after.last {
-                " It was your last two-step method, so two-step authentication is now off."
-            } else {
-                ""
-            },
-            signed_out_note(after.sessions_ended)
-        );
+        let what = after.tell(&format!("The passkey \"{name}\""));
         self.record_and_tell(
             tx,
             event(AuditKind::PasskeyRemoved, caller, client)

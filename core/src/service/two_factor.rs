@@ -478,15 +478,7 @@ impl Tessera {
             return Err(CoreError::NotFound);
         }
         let after = after_method_removed(&mut tx, caller).await?;
-        let what = format!(
-            "The authenticator app was removed from your account.{}{}",
-            if after.last {
-                " It was your last two-step method, so two-step authentication is now off."
-            } else {
-                ""
-            },
-            signed_out_note(after.sessions_ended)
-        );
+        let what = after.tell("The authenticator app");
         self.record_and_tell(
             tx,
             event(AuditKind::AuthenticatorRemoved, caller, client).detail(after.detail()),
@@ -626,6 +618,19 @@ pub(super) struct AfterRemoval {
 }
 
 impl AfterRemoval {
+    /// The sentence that tells the user, starting with what was removed.
+    pub fn tell(&self, removed: &str) -> String {
+        format!(
+            "{removed} was removed from your account.{}{}",
+            if self.last {
+                " It was your last two-step method, so two-step authentication is now off."
+            } else {
+                ""
+            },
+            signed_out_note(self.sessions_ended)
+        )
+    }
+
     pub fn detail(&self) -> String {
         format!(
             "{}; {} other session(s) ended",
@@ -672,7 +677,7 @@ async fn end_other_sessions(tx: &mut crate::db::Tx, caller: &Caller) -> CoreResu
     session::delete_all_for_user(tx, caller.user.id, Some(&caller.session.id_hash)).await
 }
 
-pub(super) fn signed_out_note(sessions_ended: u64) -> &'static str {
+fn signed_out_note(sessions_ended: u64) -> &'static str {
     if sessions_ended > 0 {
         " Your account was signed out everywhere else."
     } else {

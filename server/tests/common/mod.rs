@@ -22,6 +22,15 @@ pub const STAFF_PASSWORD: &str = "demo staff passphrase";
 /// A second staff account with the same demo password.
 pub const OTHER_STAFF: &str = "dr.patel@riverside.example";
 
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub struct TestApp {
     pub running: Option<Running>,
     pub clock: Arc<ManualClock>,
@@ -50,11 +59,7 @@ impl TestApp {
 
     async fn start_with(demo: bool, transport: Option<Transport>) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let transport = transport.unwrap_or_else(|| Transport::Folder(dir.path().join("outbox")));
         let clock = Arc::new(ManualClock::starting_now());
         let mut app = TestApp {
