@@ -132,12 +132,7 @@ impl Tessera {
             })?;
         let cred: Credential = passkey.clone().into();
         let name = name.unwrap_or_else(|| "Passkey".into());
-        let first_factor = !user.two_factor_enabled;
-        let codes = if first_factor {
-            Some(self.hash_backup_codes().await?)
-        } else {
-            None
-        };
+        let codes = self.codes_if_first_factor(user).await?;
 
         let now = self.now();
         let mut tx = self.db.write().await?;

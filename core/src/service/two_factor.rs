@@ -134,12 +134,8 @@ impl Tessera {
                 "That code does not match. Check the app shows Tessera and type the current code.",
             )
         })?;
-        let first_factor = !user.two_factor_enabled;
-        let codes = if first_factor {
-            Some(self.hash_backup_codes().await?)
-        } else {
-            None
-        };
+        let codes = self.codes_if_first_factor(user).await?;
+        let first_factor = codes.is_some();
 
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -515,6 +511,18 @@ impl Tessera {
         // An unknown lookup still costs one hash, so timing does not reveal valid tags.
         let verified = self.hasher.verify(code.secret(), hash.as_deref()).await?;
         Ok((verified != Verified::No).then(|| code.lookup().to_string()))
+    }
+
+    /// Backup codes, hashed ahead of the transaction, for a user adding their first
+    /// method; `None` when they have one already ([`factor_added`] decides for sure).
+    pub(super) async fn codes_if_first_factor(
+        &self,
+        user: &User,
+    ) -> CoreResult<Option<NewBackupCodes>> {
+        if user.two_factor_enabled {
+            return Ok(None);
+        }
+        Ok(Some(self.hash_backup_codes().await?))
     }
 
     pub(super) async fn hash_backup_codes(&self) -> CoreResult<NewBackupCodes> {

@@ -2,13 +2,10 @@
 
 use std::time::Duration;
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../../tests/common/net.rs"]
+mod net;
+
+pub use net::free_port;
 
 /// The `p`th percentile (nearest rank) of sorted latencies.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -4,6 +4,9 @@
 #![allow(dead_code)] // each test binary uses its own part of this harness
 
 pub mod factors;
+mod net;
+
+pub use net::free_port;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,15 +24,6 @@ pub const STAFF: &str = "nurse.jones@riverside.example";
 pub const STAFF_PASSWORD: &str = "demo staff passphrase";
 /// A second staff account with the same demo password.
 pub const OTHER_STAFF: &str = "dr.patel@riverside.example";
-
-/// A port on 127.0.0.1 that nothing listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 pub struct TestApp {
     pub running: Option<Running>,
