@@ -38,6 +38,9 @@ enum Command {
     /// Organisation settings.
     #[command(subcommand)]
     Organisation(OrganisationCommand),
+    /// Where and from what this binary was compiled (the build checks it).
+    #[command(hide = true)]
+    BuildInfo,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +92,19 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { demo } => serve(&cli.settings, demo).await,
         Command::User(cmd) => user(&cli.settings, cmd).await,
         Command::Organisation(cmd) => organisation(&cli.settings, cmd).await,
+        Command::BuildInfo => {
+            // `cargo xtask` compares this with the checkout it builds, so a binary left in a
+            // shared target folder by another checkout is never run as this one.
+            println!("version: {}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "source: {}",
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .display()
+            );
+            Ok(())
+        }
     }
 }
 

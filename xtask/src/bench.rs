@@ -12,11 +12,9 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use crate::{sh, site, step, tools};
+use crate::{sh, site, step};
 
 pub fn all() -> Result<()> {
-    tools::ensure_wasm_target()?;
-    tools::ensure_wasm_opt()?;
     step("Benchmark: sign-ins per second (release build, real server on 127.0.0.1)");
     sh(Command::new("cargo").args(["bench", "-p", "server", "--bench", "signin"]))?;
     step("Benchmark: second-factor verifications per second (release build, real server)");

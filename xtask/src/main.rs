@@ -12,55 +12,76 @@
 //!   cargo xtask bench           benchmarks that print numbers
 
 mod bench;
+mod checkout;
 mod site;
 mod tools;
 
-use std::process::Command;
+use std::process::{Command, ExitCode};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 
-fn main() -> Result<()> {
+const USAGE: &str = "usage: cargo xtask run [--dev] | test | e2e | build [--release] | bench";
+
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |f: &str| args.iter().any(|a| a == f);
-    std::env::set_current_dir(workspace_root())?;
-    match args.first().map(String::as_str) {
-        Some("run") => run(!flag("--dev")),
-        Some("build") => site::build(flag("--release")).map(|_| ()),
-        Some("test") => test(),
-        Some("e2e") => e2e(),
-        Some("bench") => bench::all(),
-        _ => {
-            eprintln!("usage: cargo xtask run [--dev] | test | e2e | build [--release] | bench");
-            bail!("unknown command")
+    match dispatch(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A sentence, not a backtrace: each error says what failed and what to do.
+        Err(e) => {
+            eprintln!("\nxtask: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
 
-fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+fn dispatch(args: &[String]) -> Result<()> {
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    // The checkout this command was run in, found now, never the one this binary was
+    // compiled in: with a shared target folder those can differ.
+    let root = checkout::root()?;
+    std::env::set_current_dir(&root)?;
+    checkout::ensure_xtask_is_from(&root, args)?;
+    checkout::claim_target_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("run") => run(!flag("--dev")),
+        Some("build") => build(flag("--release")),
+        Some("test") => test(),
+        Some("e2e") => e2e(),
+        Some("bench") => bench::all(),
+        _ => bail!("{USAGE}"),
+    }
 }
 
 pub fn step(message: &str) {
     println!("\n==> {message}");
 }
 
-/// Runs a command, streaming its output; fails with the command line if it fails.
+/// Runs a command, streaming its output; fails with the command line if it fails, and
+/// with a sentence naming the program if it cannot be started at all.
 pub fn sh(cmd: &mut Command) -> Result<()> {
-    let status = cmd.status()?;
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start `{program}` (is it installed and on PATH?)"))?;
     if !status.success() {
         bail!("command failed ({status}): {cmd:?}");
     }
     Ok(())
 }
 
+/// `cargo xtask build [--release]`: the site and the server binary, with the tools the
+/// build needs installed first.
+fn build(release: bool) -> Result<()> {
+    let site = site::build(release)?;
+    println!(
+        "\nBuilt {} and the site in {}",
+        site.server_binary().display(),
+        site.root.display()
+    );
+    Ok(())
+}
+
 fn run(release: bool) -> Result<()> {
-    tools::ensure_wasm_target()?;
-    if release {
-        tools::ensure_wasm_opt()?;
-    }
     let site = site::build(release)?;
     step("Starting Tessera (SQLite in ./data, demo data on first run) — Ctrl-C stops it");
     let mut cmd = Command::new(site.server_binary());
@@ -129,7 +150,6 @@ fn test() -> Result<()> {
 /// Builds the site once (debug), serves it on a fresh database with demo data, and runs
 /// the Playwright suite in Debian's Chromium against it.
 fn e2e() -> Result<()> {
-    tools::ensure_wasm_target()?;
     tools::ensure_chromium()?;
     tools::ensure_end2end_packages()?;
     let site = site::build(false)?;

@@ -61,13 +61,18 @@ fn metadata() -> Result<Metadata> {
     })
 }
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target"))
 }
 
+/// Builds the site and the server binary, installing the tools the build needs first.
 pub fn build(release: bool) -> Result<Site> {
+    crate::tools::ensure_wasm_target()?;
+    if release {
+        crate::tools::ensure_wasm_opt()?;
+    }
     let meta = metadata()?;
     let target = target_dir();
     // site-root is written relative to the default target folder; follow CARGO_TARGET_DIR.
@@ -150,6 +155,7 @@ pub fn build(release: bool) -> Result<Site> {
         cargo.arg("--release");
     }
     sh(&mut cargo)?;
+    crate::checkout::verify_binary(&site.server_binary(), &std::env::current_dir()?)?;
     Ok(site)
 }
 
