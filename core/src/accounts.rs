@@ -276,10 +276,19 @@ pub async fn set_password_hash(
     Ok(())
 }
 
-pub async fn count_users(conn: &mut AnyConnection) -> CoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(conn)
-        .await?)
+/// Takes the user's row lock for the rest of the transaction, so a decision about the
+/// user's methods read after it ("is this the last one?") holds until the commit: a
+/// second transaction deciding the same waits here. A no-op write, because that is the
+/// lock both backends give (SQLite's write transaction, PostgreSQL's row lock).
+pub async fn lock_user(conn: &mut AnyConnection, user: Uuid) -> CoreResult<()> {
+    let result = sqlx::query("UPDATE users SET role = role WHERE id = $1")
+        .bind(user.to_string())
+        .execute(conn)
+        .await?;
+    if result.rows_affected() != 1 {
+        return Err(CoreError::NotFound);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

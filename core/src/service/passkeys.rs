@@ -1,5 +1,5 @@
 //! Passkeys: registering one (name + password → the browser's prompt → saved), listing,
-//! renaming and removing them, and the challenge for the second sign-in step.
+//! renaming and removing them. Signing in with one is part of [`super::second_step`].
 //!
 //! webauthn-rs verifies; we keep its ceremony state in the database (single use, five
 //! minutes, bound to the user), require user verification, ask for a discoverable
@@ -7,34 +7,18 @@
 
 use uuid::Uuid;
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, Credential, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, WebauthnError,
+    CreationChallengeResponse, Credential, PasskeyRegistration, RegisterPublicKeyCredential,
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
-use super::two_factor::{after_method_removed, event, FactorAdded};
-use super::{Caller, ClientInfo, Tessera};
+use super::methods::{after_method_removed, factor_added, lock_methods, removal_is_last};
+use super::{event, Caller, ClientInfo, FactorAdded, Tessera};
 use crate::audit::AuditKind;
 use crate::passkeys::{self as store, CeremonyKind, StoredPasskey};
 use crate::session::SessionState;
 use crate::{CoreError, CoreResult};
 
-/// Why a second-step proof did not count.
-pub(super) enum Refusal {
-    /// A wrong code; for a passkey: an expired or used ceremony, a bad signature, the
-    /// wrong origin, no user verification …
-    NotVerified,
-    /// Signed correctly, but its counter did not move past the stored one: the passkey's
-    /// private key may have been copied (WebAuthn §6.1.1).
-    PossiblyCloned { name: String },
-    /// Right, but a sign-in a moment earlier used the same code.
-    AlreadyUsed,
-    /// A valid passkey answer, but another use of the passkey with a higher counter was
-    /// recorded since this prompt began: two prompts answered at once, or a copy.
-    CounterOvertaken,
-}
-
-fn internal(e: impl std::fmt::Display) -> CoreError {
+pub(super) fn internal(e: impl std::fmt::Display) -> CoreError {
     CoreError::Internal(e.to_string())
 }
 
@@ -146,7 +130,7 @@ impl Tessera {
             now,
         )
         .await?;
-        let added = super::two_factor::factor_added(&mut tx, caller, codes, now).await?;
+        let added = factor_added(&mut tx, caller, codes, now).await?;
         let what = format!(
             "A passkey named \"{name}\" was added to your account on {} from {}.",
             crate::clock::format_utc(now),
@@ -171,107 +155,6 @@ impl Tessera {
         )
         .await?;
         Ok(added)
-    }
-
-    /// The challenge for signing in with one of the caller's passkeys (second step).
-    pub async fn begin_passkey_sign_in(
-        &self,
-        caller: &Caller,
-    ) -> CoreResult<(Uuid, RequestChallengeResponse)> {
-        if caller.session.state != SessionState::NeedsSecondFactor {
-            return Err(CoreError::SessionEnded);
-        }
-        let passkeys: Vec<Passkey> = self
-            .list_passkeys(caller.user.id)
-            .await?
-            .into_iter()
-            .map(|p| p.passkey)
-            .collect();
-        if passkeys.is_empty() {
-            return Err(CoreError::invalid(
-                "passkey",
-                "You have no passkey. Use your authenticator app or a backup code.",
-            ));
-        }
-        let (options, state) = self
-            .webauthn
-            .start_passkey_authentication(&passkeys)
-            .map_err(internal)?;
-        let state = serde_json::to_string(&state).map_err(internal)?;
-        let mut tx = self.db.write().await?;
-        let id = store::save_ceremony(
-            &mut tx,
-            caller.user.id,
-            CeremonyKind::Authenticate,
-            &state,
-            None,
-            self.now(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok((id, options))
-    }
-
-    /// Verifies an assertion against its ceremony (taken, so it cannot be replayed) and
-    /// returns the updated passkey and its backup state, or why it was refused.
-    pub(super) async fn check_passkey(
-        &self,
-        user: Uuid,
-        ceremony: Uuid,
-        credential: &PublicKeyCredential,
-    ) -> CoreResult<Result<(Passkey, bool), Refusal>> {
-        let state = {
-            let mut tx = self.db.write().await?;
-            let taken = store::take_ceremony(
-                &mut tx,
-                ceremony,
-                user,
-                CeremonyKind::Authenticate,
-                self.now(),
-            )
-            .await?;
-            tx.commit().await?;
-            taken
-        };
-        let Some((state, _)) = state else {
-            return Ok(Err(Refusal::NotVerified));
-        };
-        let state: PasskeyAuthentication = serde_json::from_str(&state).map_err(internal)?;
-        let stored = self.list_passkeys(user).await?;
-        let result = match self
-            .webauthn
-            .finish_passkey_authentication(credential, &state)
-        {
-            Ok(result) => result,
-            // A valid signature whose counter is not above the stored one: two copies of
-            // the private key are in use. Refused, and the caller records it.
-            Err(WebauthnError::CredentialPossibleCompromise) => {
-                let name = stored
-                    .iter()
-                    .find(|p| p.passkey.cred_id().as_slice() == credential.raw_id.as_slice())
-                    .map(|p| p.name.clone());
-                // A passkey removed meanwhile simply does not count.
-                return Ok(Err(match name {
-                    Some(name) => Refusal::PossiblyCloned { name },
-                    None => Refusal::NotVerified,
-                }));
-            }
-            Err(e) => {
-                tracing::info!(error = ?e, "passkey assertion refused");
-                return Ok(Err(Refusal::NotVerified));
-            }
-        };
-        let mut stored = stored
-            .into_iter()
-            .find(|p| p.passkey.cred_id() == result.cred_id())
-            .map(|p| p.passkey);
-        Ok(match stored.as_mut() {
-            Some(p) => {
-                p.update_credential(&result);
-                Ok((p.clone(), result.backup_state()))
-            }
-            None => Err(Refusal::NotVerified),
-        })
     }
 
     pub async fn rename_passkey(
@@ -305,25 +188,20 @@ impl Tessera {
         client: &ClientInfo,
     ) -> CoreResult<()> {
         let user = &caller.user;
-        let passkeys = self.list_passkeys(user.id).await?;
-        if !passkeys.iter().any(|p| p.id == id) {
+        if !self
+            .list_passkeys(user.id)
+            .await?
+            .iter()
+            .any(|p| p.id == id)
+        {
             return Err(CoreError::NotFound);
         }
-        let has_app = self
-            .two_factor_status(user)
-            .await?
-            .authenticator_added_at
-            .is_some();
-        let last = passkeys.len() == 1 && !has_app;
-        if last && caller.organisation.require_two_factor {
-            return Err(CoreError::invalid(
-                "passkey",
-                "This is your only two-step method and your organisation requires one. Add another method first.",
-            ));
-        }
+        // Refused before the password is asked for; decided again inside the change.
+        removal_is_last(caller, self.two_factor_status(user).await?.methods() - 1)?;
         self.confirm_password(caller, password, client).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
+        lock_methods(&mut tx, caller).await?;
         let name = store::delete(&mut tx, user.id, id).await?;
         let after = after_method_removed(&mut tx, caller).await?;
         let what = after.tell(&format!("The passkey \"{name}\""));

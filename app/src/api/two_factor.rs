@@ -1,0 +1,122 @@
+//! Server functions for two-step authentication itself: the status panel, the
+//! authenticator app, the second sign-in step with a code, backup codes, and turning it
+//! off. Passkeys are in [`super::passkeys`].
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::types::{MethodAdded, SignInResult};
+use crate::encoding::StrictJson;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TwoFactorInfo {
+    pub enabled: bool,
+    pub organisation_requires: bool,
+    /// "2026-11-23 20:02 UTC" when an authenticator app is set up.
+    pub authenticator_added: Option<String>,
+    pub authenticator_last_used: Option<String>,
+    pub backup_codes_left: i64,
+    pub backup_codes_low: bool,
+    /// Passkeys and the app together: removing the only one turns two-step off.
+    pub methods: i64,
+}
+
+/// What the page shows while an app is being added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthenticatorSetup {
+    /// `data:image/png;base64,…`
+    pub qr_data_url: String,
+    pub key_grouped: String,
+}
+
+#[server(prefix = "/api", endpoint = "two_factor_status", input = StrictJson)]
+pub async fn two_factor_status() -> Result<TwoFactorInfo, AppError> {
+    use tessera_core::clock::format_utc;
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller_of::<TwoFactorStatus>()?;
+    let status = state.tessera.two_factor_status(&caller.user).await?;
+    Ok(TwoFactorInfo {
+        enabled: status.enabled,
+        organisation_requires: caller.organisation.require_two_factor,
+        authenticator_added: status.authenticator_added_at.map(format_utc),
+        authenticator_last_used: status.authenticator_last_used_at.map(format_utc),
+        backup_codes_left: status.backup_codes_left,
+        backup_codes_low: status.enabled
+            && status.backup_codes_left <= tessera_core::backup_codes::LOW,
+        methods: status.methods(),
+    })
+}
+
+#[server(prefix = "/api", endpoint = "begin_authenticator", input = StrictJson)]
+pub async fn begin_authenticator(password: String) -> Result<AuthenticatorSetup, AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller_of::<BeginAuthenticator>()?;
+    let enrolment = state
+        .tessera
+        .begin_totp(&caller, &password, &crate::ssr::client_info())
+        .await?;
+    Ok(AuthenticatorSetup {
+        qr_data_url: format!("data:image/png;base64,{}", enrolment.qr_png_base64),
+        key_grouped: enrolment.key_grouped,
+    })
+}
+
+#[server(prefix = "/api", endpoint = "confirm_authenticator", input = StrictJson)]
+pub async fn confirm_authenticator(code: String) -> Result<MethodAdded, AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller_of::<ConfirmAuthenticator>()?;
+    let added = state
+        .tessera
+        .confirm_totp(&caller, &code, &crate::ssr::client_info())
+        .await?;
+    Ok(crate::ssr::steps::method_added(&state, added))
+}
+
+/// The second sign-in step. `method` is `"authenticator"` or `"backup_code"`.
+#[server(prefix = "/api", endpoint = "second_step", input = StrictJson)]
+pub async fn second_step(method: String, code: String) -> Result<SignInResult, AppError> {
+    use tessera_core::service::Proof;
+    let proof = match method.as_str() {
+        "authenticator" => Proof::AuthenticatorCode(code),
+        "backup_code" => Proof::BackupCode(code),
+        _ => {
+            return Err(AppError::BadRequest {
+                message: "method must be \"authenticator\" or \"backup_code\"".into(),
+            })
+        }
+    };
+    let caller = crate::ssr::caller_of::<SecondStep>()?;
+    crate::ssr::steps::finish_second_step(caller, proof).await
+}
+
+#[server(prefix = "/api", endpoint = "regenerate_backup_codes", input = StrictJson)]
+pub async fn regenerate_backup_codes(password: String) -> Result<Vec<String>, AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller_of::<RegenerateBackupCodes>()?;
+    let codes = state
+        .tessera
+        .regenerate_backup_codes(&caller, &password, &crate::ssr::client_info())
+        .await?;
+    Ok(codes.iter().map(|c| c.display()).collect())
+}
+
+#[server(prefix = "/api", endpoint = "disable_two_factor", input = StrictJson)]
+pub async fn disable_two_factor(password: String) -> Result<(), AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller_of::<DisableTwoFactor>()?;
+    Ok(state
+        .tessera
+        .disable_two_factor(&caller, &password, &crate::ssr::client_info())
+        .await?)
+}
+
+#[server(prefix = "/api", endpoint = "remove_authenticator", input = StrictJson)]
+pub async fn remove_authenticator(password: String) -> Result<(), AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller_of::<RemoveAuthenticator>()?;
+    Ok(state
+        .tessera
+        .remove_totp(&caller, &password, &crate::ssr::client_info())
+        .await?)
+}

@@ -1,0 +1,202 @@
+//! Signing in with the password, finding the caller behind a session cookie, signing out.
+
+use super::notices::lock_if_reached;
+use super::{Caller, ClientInfo, Tessera};
+use crate::accounts::{self, Email};
+use crate::audit::{self, AuditEvent, AuditKind};
+use crate::password::{self, Verified};
+use crate::session::{self, Lifetimes, NewSession, SessionState, SessionToken};
+use crate::throttle::{self, Scope};
+use crate::{CoreError, CoreResult};
+
+/// A successful password step.
+#[derive(Debug)]
+pub struct SignInOutcome {
+    pub token: SessionToken,
+    pub state: SessionState,
+    /// Whether the cookie may outlive the browser ("remember me", never with 2FA).
+    pub persistent: bool,
+    pub max_age_secs: i64,
+}
+
+impl Tessera {
+    /// The password step. On success the session starts in the state the account needs
+    /// next; on failure the answer is the same whether or not the email exists.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        remember: bool,
+        client: &ClientInfo,
+    ) -> CoreResult<SignInOutcome> {
+        let email = Email::parse(email)?;
+        if password.is_empty() {
+            return Err(CoreError::invalid("password", "Enter your password."));
+        }
+        if password.chars().count() > password::MAX_LEN {
+            return Err(CoreError::InvalidCredentials);
+        }
+
+        // A place among the address's checks in flight, held until the outcome is recorded;
+        // the throttle is consulted only once in, so it sees the failures recorded meanwhile.
+        let _slot = self.password_checks.enter(&client.addr).await?;
+        let now = self.now();
+        // Count the attempt first, in a short transaction of its own.
+        let account_failures = {
+            let mut tx = self.db.write().await?;
+            let counted = async {
+                throttle::check(&mut tx, Scope::PasswordAddress, &client.addr, now).await?;
+                throttle::begin_attempt(&mut tx, Scope::PasswordAccount, email.as_str(), now).await
+            }
+            .await;
+            match counted {
+                Ok(n) => {
+                    tx.commit().await?;
+                    n
+                }
+                Err(e @ CoreError::Throttled { .. }) => {
+                    drop(tx);
+                    self.record(
+                        AuditEvent::new(AuditKind::SignInThrottled)
+                            .subject(None, email.as_str())
+                            .from_addr(&client.addr),
+                    )
+                    .await?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+        };
+
+        let user = {
+            let mut conn = self.db.pool().acquire().await?;
+            accounts::user_by_email(&mut conn, &email).await?
+        };
+        let stored = user
+            .as_ref()
+            .filter(|u| u.active)
+            .and_then(|u| u.password_hash.as_deref());
+        let verified = self.hasher.verify(password, stored).await?;
+
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let (Some(user), Verified::Yes | Verified::YesRehashed(_)) = (&user, &verified) else {
+            let reason = match &user {
+                None => "unknown email",
+                Some(u) if !u.active => "account disabled",
+                Some(u) if u.password_hash.is_none() => "no password set",
+                Some(_) => "wrong password",
+            };
+            let user_id = user.as_ref().map(|u| u.id);
+            throttle::record_failure(&mut tx, Scope::PasswordAddress, &client.addr, now).await?;
+            let failed = AuditEvent::new(AuditKind::SignInFailed)
+                .subject(user_id, email.as_str())
+                .from_addr(&client.addr)
+                .detail(reason);
+            audit::record(&mut tx, failed.clone(), now).await?;
+            lock_if_reached(
+                &mut tx,
+                account_failures,
+                "failed password attempts",
+                &failed,
+                user.as_ref(),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(CoreError::InvalidCredentials);
+        };
+
+        if let Verified::YesRehashed(new_hash) = &verified {
+            accounts::set_password_hash(&mut tx, user.id, new_hash, now).await?;
+        }
+        throttle::clear(&mut tx, Scope::PasswordAccount, email.as_str()).await?;
+        let organisation = accounts::organisation(&mut tx)
+            .await?
+            .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
+        let state =
+            SessionState::after_password(user.two_factor_enabled, organisation.require_two_factor);
+        // "Remember me" never outlives the browser for accounts with a second factor.
+        let persistent = remember && !user.two_factor_enabled;
+        let token = session::create(
+            &mut tx,
+            NewSession {
+                user_id: user.id,
+                state,
+                persistent,
+                client_addr: &client.addr,
+                user_agent: &client.user_agent,
+            },
+            now,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            AuditEvent::new(AuditKind::SignInSucceeded)
+                .actor(user.id)
+                .subject(Some(user.id), email.as_str())
+                .from_addr(&client.addr)
+                .detail(match state {
+                    SessionState::Full => "password; signed in",
+                    SessionState::NeedsSecondFactor => "password; second factor owed",
+                    SessionState::NeedsSetup => "password; must set up two-step authentication",
+                }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(SignInOutcome {
+            token,
+            state,
+            persistent,
+            max_age_secs: organisation.session_absolute_secs,
+        })
+    }
+
+    /// The caller behind a session cookie, or `None` if the session is unknown, expired
+    /// (it is then deleted) or belongs to a disabled user. Refreshes the idle timer.
+    pub async fn resolve(&self, token: &SessionToken) -> CoreResult<Option<Caller>> {
+        let now = self.now();
+        let mut conn = self.db.pool().acquire().await?;
+        let Some(session) = session::load(&mut conn, token).await? else {
+            return Ok(None);
+        };
+        let organisation = accounts::organisation(&mut conn)
+            .await?
+            .ok_or_else(|| CoreError::Internal("session without organisation".into()))?;
+        let user = accounts::user_by_id(&mut conn, session.user_id).await?;
+        let alive = session.is_alive(Lifetimes::from(&organisation), now);
+        drop(conn);
+        let Some(user) = user.filter(|u| u.active && alive) else {
+            let mut tx = self.db.write().await?;
+            session::delete(&mut tx, &session.id_hash).await?;
+            tx.commit().await?;
+            return Ok(None);
+        };
+        if session.needs_touch(now) {
+            let mut tx = self.db.write().await?;
+            session::touch(&mut tx, &session.id_hash, now).await?;
+            tx.commit().await?;
+        }
+        Ok(Some(Caller {
+            session,
+            user,
+            organisation,
+        }))
+    }
+
+    pub async fn sign_out(&self, caller: &Caller, client: &ClientInfo) -> CoreResult<()> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if session::delete(&mut tx, &caller.session.id_hash).await? {
+            audit::record(
+                &mut tx,
+                super::event(AuditKind::SignedOut, caller, client),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
