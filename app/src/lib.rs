@@ -2,8 +2,6 @@
 //! the browser (`hydrate`).
 
 pub mod api;
-pub mod api_passkeys;
-pub mod api_two_factor;
 pub mod encoding;
 pub mod error;
 mod pages;

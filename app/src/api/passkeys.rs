@@ -57,10 +57,7 @@ pub async fn list_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
     use tessera_core::clock::format_utc;
     let state = crate::ssr::app_state()?;
     let caller = crate::ssr::caller_of::<ListPasskeys>()?;
-    let passkeys = state
-        .tessera
-        .list_passkeys(caller.user.id)
-        .await?;
+    let passkeys = state.tessera.list_passkeys(caller.user.id).await?;
     Ok(passkeys
         .into_iter()
         .map(|p| PasskeyInfo {
@@ -82,10 +79,7 @@ pub async fn list_passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
 pub async fn second_step_methods() -> Result<AvailableMethods, AppError> {
     let state = crate::ssr::app_state()?;
     let caller = crate::ssr::caller_of::<SecondStepMethods>()?;
-    let status = state
-        .tessera
-        .two_factor_status(&caller.user)
-        .await?;
+    let status = state.tessera.two_factor_status(&caller.user).await?;
     Ok(AvailableMethods {
         passkey: status.passkeys > 0,
         authenticator: status.authenticator_added_at.is_some(),
@@ -158,10 +152,7 @@ pub async fn finish_passkey_registration(
 pub async fn begin_passkey_sign_in() -> Result<SignInChallenge, AppError> {
     let state = crate::ssr::app_state()?;
     let caller = crate::ssr::caller_of::<BeginPasskeySignIn>()?;
-    let (id, options) = state
-        .tessera
-        .begin_passkey_sign_in(&caller)
-        .await?;
+    let (id, options) = state.tessera.begin_passkey_sign_in(&caller).await?;
     Ok(SignInChallenge {
         ceremony: id.to_string(),
         options,
@@ -188,12 +179,7 @@ pub async fn rename_passkey(id: String, name: String) -> Result<(), AppError> {
     let caller = crate::ssr::caller_of::<RenamePasskey>()?;
     Ok(state
         .tessera
-        .rename_passkey(
-            &caller,
-            parse_id(&id)?,
-            &name,
-            &crate::ssr::client_info(),
-        )
+        .rename_passkey(&caller, parse_id(&id)?, &name, &crate::ssr::client_info())
         .await?)
 }
 

@@ -4,14 +4,15 @@
 use leptos::prelude::*;
 
 use super::{action_error, ErrorNotice, SubmitButton};
-use crate::api_two_factor::{AuthenticatorAdded, BeginAuthenticator, ConfirmAuthenticator};
+use crate::api::two_factor::{BeginAuthenticator, ConfirmAuthenticator};
+use crate::api::types::MethodAdded;
 
 /// `ask_password`: a fully signed-in user confirms their password first; in the setup
 /// wizard the password was just typed at sign-in. `on_added` gets the result.
 #[component]
 pub fn AuthenticatorSetupFlow(
     ask_password: bool,
-    #[prop(into)] on_added: Callback<AuthenticatorAdded>,
+    #[prop(into)] on_added: Callback<MethodAdded>,
 ) -> impl IntoView {
     let password = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::{go_to, Page};
-use crate::api::{me, SignOut};
+use crate::api::account::{me, Profile, SignOut};
 use crate::error::AppError;
 
 #[component]
@@ -26,7 +26,7 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-fn Account(me: crate::api::Profile) -> impl IntoView {
+fn Account(me: Profile) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move || {
         if sign_out.value().get().is_some() {

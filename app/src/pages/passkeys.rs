@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::{ErrorNotice, SubmitButton};
-use crate::api_passkeys::{add_passkey, PasskeyInfo, RenamePasskey};
-use crate::api_two_factor::AuthenticatorAdded;
+use crate::api::passkeys::{add_passkey, PasskeyInfo, RenamePasskey};
+use crate::api::types::MethodAdded;
 use crate::error::AppError;
 
 #[component]
@@ -98,7 +98,7 @@ fn PasskeyRow(
 #[component]
 pub fn AddPasskey(
     #[prop(default = true)] ask_password: bool,
-    #[prop(into)] on_added: Callback<AuthenticatorAdded>,
+    #[prop(into)] on_added: Callback<MethodAdded>,
     #[prop(into)] on_cancel: Callback<()>,
 ) -> impl IntoView {
     let name = RwSignal::new(String::new());

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::{action_error, ErrorNotice, Page, SubmitButton};
-use crate::api::ChangePassword;
+use crate::api::account::ChangePassword;
 use crate::error::AppError;
 
 #[component]

@@ -6,11 +6,11 @@ use super::authenticator::AuthenticatorSetupFlow;
 use super::backup_codes::BackupCodesPanel;
 use super::passkeys::{AddPasskey, PasskeyList};
 use super::{action_error, ErrorNotice, Page, SubmitButton};
-use crate::api_passkeys::{list_passkeys, PasskeyInfo, RemovePasskey};
-use crate::api_two_factor::{
-    two_factor_status, AuthenticatorAdded, DisableTwoFactor, RegenerateBackupCodes,
-    RemoveAuthenticator,
+use crate::api::passkeys::{list_passkeys, PasskeyInfo, RemovePasskey};
+use crate::api::two_factor::{
+    two_factor_status, DisableTwoFactor, RegenerateBackupCodes, RemoveAuthenticator, TwoFactorInfo,
 };
+use crate::api::types::MethodAdded;
 
 #[derive(Clone, PartialEq)]
 enum Panel {
@@ -46,24 +46,17 @@ pub fn SecurityPage() -> impl IntoView {
     let status = Resource::new(overview, |_| two_factor_status());
     let passkeys = Resource::new(overview, |_| list_passkeys());
     let back = Callback::new(move |_| panel.set(Panel::Overview));
-    // Whether this is the last method is worked out from what the page shows; the server
-    // decides again (and refuses while the organisation requires two-step authentication).
+    // The server counts the methods; it decides again when the removal is made (and
+    // refuses while the organisation requires two-step authentication).
     let remove = Callback::new(move |factor: Factor| {
         let info = status.get_untracked().and_then(Result::ok);
-        let passkey_count = passkeys
-            .get_untracked()
-            .and_then(Result::ok)
-            .map_or(0, |l| l.len());
-        let app_count = info
-            .as_ref()
-            .map_or(0, |i| usize::from(i.authenticator_added.is_some()));
         panel.set(Panel::Remove(Removal {
             factor,
-            last: passkey_count + app_count <= 1,
+            last: info.as_ref().is_some_and(|i| i.methods <= 1),
             organisation_requires: info.is_some_and(|i| i.organisation_requires),
         }));
     });
-    let added = move |added: AuthenticatorAdded| {
+    let added = move |added: MethodAdded| {
         panel.set(match added.backup_codes {
             Some(codes) => Panel::ShowCodes(codes),
             None => Panel::Overview,
@@ -117,7 +110,7 @@ pub fn SecurityPage() -> impl IntoView {
 
 #[component]
 fn Overview(
-    info: crate::api_two_factor::TwoFactorInfo,
+    info: TwoFactorInfo,
     panel: RwSignal<Panel>,
     on_remove: Callback<Factor>,
 ) -> impl IntoView {
@@ -174,10 +167,7 @@ fn Overview(
 /// The way out, below every method: refused (with the reason) while the organisation
 /// requires two-step authentication.
 #[component]
-fn TurnOffEntry(
-    info: crate::api_two_factor::TwoFactorInfo,
-    panel: RwSignal<Panel>,
-) -> impl IntoView {
+fn TurnOffEntry(info: TwoFactorInfo, panel: RwSignal<Panel>) -> impl IntoView {
     info.enabled.then(|| {
         if info.organisation_requires {
             view! { <p class="hint">"Your organisation requires two-step authentication, so it cannot be turned off."</p> }.into_any()

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::{action_error, ErrorNotice, Page, SubmitButton};
-use crate::api::{setup_status, CompleteSetup};
+use crate::api::setup::{setup_status, CompleteSetup};
 use crate::error::AppError;
 
 #[component]

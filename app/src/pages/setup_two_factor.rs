@@ -7,7 +7,7 @@ use super::authenticator::AuthenticatorSetupFlow;
 use super::backup_codes::BackupCodesPanel;
 use super::passkeys::AddPasskey;
 use super::{go_to, Page};
-use crate::api_two_factor::AuthenticatorAdded;
+use crate::api::types::MethodAdded;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Choice {
@@ -18,7 +18,7 @@ enum Choice {
 
 #[component]
 pub fn SetupTwoFactorPage() -> impl IntoView {
-    let added = RwSignal::new(None::<AuthenticatorAdded>);
+    let added = RwSignal::new(None::<MethodAdded>);
     let choice = RwSignal::new(Choice::Undecided);
     view! {
         <Page title="Set up two-step authentication">

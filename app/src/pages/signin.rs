@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::{action_error, go_to, ErrorNotice, Page, SubmitButton};
-use crate::api::SignIn;
+use crate::api::account::SignIn;
 
 #[component]
 pub fn SignInPage() -> impl IntoView {

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::{action_error, go_to, ErrorNotice, Page, SubmitButton};
-use crate::api_passkeys::{second_step_methods, sign_in_with_passkey};
-use crate::api_two_factor::SecondStep;
+use crate::api::passkeys::{second_step_methods, sign_in_with_passkey};
+use crate::api::two_factor::SecondStep;
 use crate::error::AppError;
 
 #[derive(Clone, Copy, PartialEq)]

@@ -19,19 +19,17 @@ use tessera_core::service::ClientInfo;
 use tessera_core::session::{authorize, Access, Refusal, SessionState};
 
 use super::{AppState, CurrentCaller};
-use crate::api;
+use crate::api::{account, passkeys as pk, setup, two_factor as tf};
 use crate::error::AppError;
 
 /// Server functions that need something other than a full session.
 fn endpoints() -> [(&'static str, Access); 13] {
-    use crate::api_passkeys as pk;
-    use crate::api_two_factor as tf;
     [
-        (<api::SignIn as ServerFn>::PATH, Access::Public),
-        (<api::SetupStatus as ServerFn>::PATH, Access::Public),
-        (<api::CompleteSetup as ServerFn>::PATH, Access::Public),
-        (<api::SignOut as ServerFn>::PATH, Access::AnySession),
-        (<api::Me as ServerFn>::PATH, Access::Full),
+        (<account::SignIn as ServerFn>::PATH, Access::Public),
+        (<setup::SetupStatus as ServerFn>::PATH, Access::Public),
+        (<setup::CompleteSetup as ServerFn>::PATH, Access::Public),
+        (<account::SignOut as ServerFn>::PATH, Access::AnySession),
+        (<account::Me as ServerFn>::PATH, Access::Full),
         (<tf::SecondStep as ServerFn>::PATH, Access::SecondFactor),
         (<tf::BeginAuthenticator as ServerFn>::PATH, Access::Enrol),
         (<tf::ConfirmAuthenticator as ServerFn>::PATH, Access::Enrol),
@@ -155,7 +153,7 @@ pub async fn resolve_session(
     let caller = match token {
         Some(token) => match state.tessera.resolve(&token).await {
             Ok(c) => c.map(Arc::new),
-            Err(e) => return error_response(super::map_core(e)),
+            Err(e) => return error_response(e.into()),
         },
         None => None,
     };

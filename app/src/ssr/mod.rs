@@ -1,17 +1,20 @@
 //! Server-only glue between Leptos and the domain: the state every request sees, the
-//! caller the guard resolved, the session cookie, and the one mapping from domain errors
-//! to what a person is told.
+//! caller the guard resolved, the session cookie, the one mapping from domain errors to
+//! what a person is told ([`errors`]), and helpers several server-function modules share
+//! ([`steps`]).
 
+mod errors;
 pub mod guard;
 pub mod session_cookie;
+pub mod steps;
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
 use tessera_core::service::{Caller, ClientInfo};
-use tessera_core::{CoreError, Tessera};
+use tessera_core::Tessera;
 
-use crate::api::Profile;
+use crate::api::account::Profile;
 use crate::error::AppError;
 
 /// Web settings that come from configuration.
@@ -124,55 +127,6 @@ pub fn me_from(caller: &Caller) -> Profile {
     }
 }
 
-/// The one place domain errors become what a person sees. Internal detail is logged, not
-/// shown.
-pub fn map_core(error: CoreError) -> AppError {
-    match error {
-        CoreError::InvalidCredentials => AppError::InvalidCredentials,
-        CoreError::WrongCurrentPassword => AppError::WrongCurrentPassword,
-        CoreError::Throttled { retry_at, locked } => {
-            let now = app_state().map(|s| s.tessera.now()).unwrap_or(retry_at);
-            let secs = (retry_at - now).max(1);
-            let message = if locked {
-                format!(
-                    "Too many failed attempts. Sign-in is paused for {} minute(s).",
-                    (secs + 59) / 60
-                )
-            } else {
-                format!("Too many failed attempts. Try again in {secs} second(s).")
-            };
-            AppError::Throttled {
-                message,
-                retry_after_secs: secs,
-            }
-        }
-        CoreError::Invalid { field, message } => AppError::Invalid {
-            field: field.to_string(),
-            message,
-        },
-        CoreError::Conflict(message) => AppError::Conflict { message },
-        CoreError::NotFound => AppError::NotFound {
-            message: "That was not found.".into(),
-        },
-        CoreError::SessionEnded => AppError::SignedOut,
-        CoreError::SetupTokenInvalid => AppError::Invalid {
-            field: "token".into(),
-            message: "This setup link is invalid, expired or already used. Restart the server to print a new one.".into(),
-        },
-        CoreError::AlreadySetUp => AppError::Conflict {
-            message: "Tessera is already set up. Sign in instead.".into(),
-        },
-        CoreError::Unavailable(detail) => {
-            tracing::error!(%detail, "database unavailable");
-            AppError::Unavailable
-        }
-        CoreError::Internal(detail) => {
-            tracing::error!(%detail, "internal error");
-            AppError::Internal
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -183,8 +137,8 @@ mod tests {
     use tessera_core::session::{Session, SessionState};
 
     use super::{caller_of, CurrentCaller};
-    use crate::api::Me;
-    use crate::api_two_factor::{SecondStep, TwoFactorStatus};
+    use crate::api::account::Me;
+    use crate::api::two_factor::{SecondStep, TwoFactorStatus};
     use crate::error::AppError;
 
     fn in_request_of(state: Option<SessionState>, run: impl FnOnce() -> bool) -> bool {
