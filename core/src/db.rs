@@ -127,10 +127,6 @@ impl Db {
         &self.pool
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// A write transaction. On SQLite it waits for the process's write turn, then takes
     /// the database's write lock up front (so two writers never deadlock upgrading a read
     /// lock; the busy timeout covers writers in other processes, like the CLI).

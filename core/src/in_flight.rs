@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::{CoreError, CoreResult};
+
 pub struct InFlight {
     limit: usize,
     gates: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -33,7 +35,7 @@ impl InFlight {
     }
 
     /// Waits for a place among `key`'s checks.
-    pub async fn enter(self: &Arc<Self>, key: &str) -> Slot {
+    pub async fn enter(self: &Arc<Self>, key: &str) -> CoreResult<Slot> {
         let gate = self
             .lock()
             .entry(key.to_string())
@@ -42,12 +44,12 @@ impl InFlight {
         let permit = gate
             .acquire_owned()
             .await
-            .expect("an address's gate is never closed");
-        Slot {
+            .map_err(|_| CoreError::Internal("a gate of in-flight checks was closed".into()))?;
+        Ok(Slot {
             owner: self.clone(),
             key: key.to_string(),
             permit: Some(permit),
-        }
+        })
     }
 
     /// Checks running now for `key`.
@@ -85,16 +87,17 @@ mod tests {
     #[tokio::test]
     async fn places_are_limited_per_key_and_freed_on_drop() {
         let limiter = InFlight::new(2);
-        let a = limiter.enter("10.0.0.1").await;
-        let b = limiter.enter("10.0.0.1").await;
+        let a = limiter.enter("10.0.0.1").await.unwrap();
+        let b = limiter.enter("10.0.0.1").await.unwrap();
         assert_eq!(limiter.running("10.0.0.1"), 2);
         let third = tokio::time::timeout(Duration::from_millis(50), limiter.enter("10.0.0.1"));
         assert!(third.await.is_err(), "a third waits");
-        let _other = limiter.enter("10.0.0.2").await;
+        let _other = limiter.enter("10.0.0.2").await.unwrap();
         drop(a);
         let c = tokio::time::timeout(Duration::from_millis(50), limiter.enter("10.0.0.1"))
             .await
-            .expect("a place was freed");
+            .expect("a place was freed")
+            .unwrap();
         drop((b, c));
         assert_eq!(limiter.running("10.0.0.1"), 0);
         assert!(

@@ -173,12 +173,3 @@ async fn deliver(
         }
     }
 }
-
-/// Messages not yet sent (for operators and tests).
-pub async fn pending_count(conn: &mut AnyConnection) -> CoreResult<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(conn)
-            .await?,
-    )
-}

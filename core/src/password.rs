@@ -85,10 +85,10 @@ impl HashCost {
         }
     }
 
-    fn argon2(self) -> Argon2<'static> {
+    fn argon2(self) -> CoreResult<Argon2<'static>> {
         let params = Params::new(self.memory_kib, self.iterations, 1, None)
-            .expect("argon2 parameters are constants within range");
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .map_err(|e| CoreError::Internal(format!("argon2 parameters: {e}")))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 }
 
@@ -96,6 +96,7 @@ impl HashCost {
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: HashCost,
+    argon2: Argon2<'static>,
     permits: Arc<Semaphore>,
     dummy_hash: Arc<String>,
 }
@@ -111,51 +112,46 @@ pub enum Verified {
 
 impl PasswordHasher {
     /// `max_concurrent` bounds memory: each hash holds `memory_kib` while it runs.
-    pub fn new(cost: HashCost, max_concurrent: usize) -> Self {
-        let dummy_hash = hash_blocking(cost, "tessera-dummy-password-for-timing");
-        PasswordHasher {
+    pub fn new(cost: HashCost, max_concurrent: usize) -> CoreResult<Self> {
+        let argon2 = cost.argon2()?;
+        let dummy_hash = hash_blocking(&argon2, "tessera-dummy-password-for-timing")?;
+        Ok(PasswordHasher {
             cost,
+            argon2,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             dummy_hash: Arc::new(dummy_hash),
-        }
-    }
-
-    pub fn cost(&self) -> HashCost {
-        self.cost
+        })
     }
 
     pub async fn hash(&self, password: &str) -> CoreResult<String> {
-        let cost = self.cost;
+        let argon2 = self.argon2.clone();
         let password = password.to_owned();
-        self.run(move || hash_blocking(cost, &password)).await
+        self.run(move || hash_blocking(&argon2, &password)).await?
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash of equal cost when
     /// the account does not exist (so both take the same time). A `None` never verifies.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> CoreResult<Verified> {
-        let cost = self.cost;
+        let (cost, argon2) = (self.cost, self.argon2.clone());
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.to_owned();
         self.run(move || {
             let Ok(parsed) = PasswordHash::new(&stored) else {
-                return Verified::No;
+                return Ok(Verified::No);
             };
             let ok = parsed.algorithm.as_str() == "argon2id"
-                && cost
-                    .argon2()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok();
+                && argon2.verify_password(password.as_bytes(), &parsed).is_ok();
             if !ok || !known {
-                return Verified::No;
+                return Ok(Verified::No);
             }
-            if weaker_than(&parsed, cost) {
-                Verified::YesRehashed(hash_blocking(cost, &password))
+            Ok(if weaker_than(&parsed, cost) {
+                Verified::YesRehashed(hash_blocking(&argon2, &password)?)
             } else {
                 Verified::Yes
-            }
+            })
         })
-        .await
+        .await?
     }
 
     async fn run<T: Send + 'static>(
@@ -173,11 +169,11 @@ impl PasswordHasher {
     }
 }
 
-fn hash_blocking(cost: HashCost, password: &str) -> String {
-    cost.argon2()
+fn hash_blocking(argon2: &Argon2<'static>, password: &str) -> CoreResult<String> {
+    argon2
         .hash_password(password.as_bytes())
-        .expect("argon2 hashing with valid parameters cannot fail")
-        .to_string()
+        .map(|hash| hash.to_string())
+        .map_err(|e| CoreError::Internal(format!("argon2 hashing failed: {e}")))
 }
 
 fn weaker_than(parsed: &PasswordHash, cost: HashCost) -> bool {
@@ -226,7 +222,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_phc_and_verify_without_truncation() {
-        let hasher = PasswordHasher::new(HashCost::standard(), 2);
+        let hasher = PasswordHasher::new(HashCost::standard(), 2).unwrap();
         let password = "p".repeat(99) + "!";
         let hash = hasher.hash(&password).await.unwrap();
         assert!(
@@ -248,15 +244,15 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_accounts_never_verify() {
-        let hasher = PasswordHasher::new(HashCost::danger_test_minimum(), 2);
+        let hasher = PasswordHasher::new(HashCost::danger_test_minimum(), 2).unwrap();
         let any = "tessera-dummy-password-for-timing";
         assert_eq!(hasher.verify(any, None).await.unwrap(), Verified::No);
     }
 
     #[tokio::test]
     async fn weaker_hashes_are_upgraded_on_success() {
-        let weak = PasswordHasher::new(HashCost::danger_test_minimum(), 1);
-        let strong = PasswordHasher::new(HashCost::standard(), 1);
+        let weak = PasswordHasher::new(HashCost::danger_test_minimum(), 1).unwrap();
+        let strong = PasswordHasher::new(HashCost::standard(), 1).unwrap();
         let hash = weak.hash("a fine passphrase").await.unwrap();
         match strong
             .verify("a fine passphrase", Some(&hash))

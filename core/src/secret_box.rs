@@ -64,7 +64,7 @@ impl ServerKey {
     }
 
     /// `v1:<base64 of nonce ‖ ciphertext>`, bound to `owner`.
-    pub fn seal(&self, plaintext: &[u8], owner: &str) -> String {
+    pub fn seal(&self, plaintext: &[u8], owner: &str) -> CoreResult<String> {
         let mut nonce = [0u8; 24];
         rand::rng().fill_bytes(&mut nonce);
         let cipher = XChaCha20Poly1305::new((&self.0).into());
@@ -76,10 +76,10 @@ impl ServerKey {
                     aad: owner.as_bytes(),
                 },
             )
-            .expect("XChaCha20-Poly1305 encryption of an in-memory buffer cannot fail");
+            .map_err(|_| CoreError::Internal("a secret could not be encrypted".into()))?;
         let mut out = nonce.to_vec();
         out.extend(sealed);
-        format!("{VERSION}:{}", b64().encode(out))
+        Ok(format!("{VERSION}:{}", b64().encode(out)))
     }
 
     pub fn open(&self, sealed: &str, owner: &str) -> CoreResult<Vec<u8>> {
@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn round_trip_bound_to_the_owner() {
         let key = ServerKey::generate();
-        let sealed = key.seal(b"totp key bytes", "user-a");
+        let sealed = key.seal(b"totp key bytes", "user-a").unwrap();
         assert!(sealed.starts_with("v1:"));
         assert!(!sealed.contains("totp"));
         assert_eq!(key.open(&sealed, "user-a").unwrap(), b"totp key bytes");
@@ -141,7 +141,7 @@ mod tests {
         );
         assert_ne!(
             sealed,
-            key.seal(b"totp key bytes", "user-a"),
+            key.seal(b"totp key bytes", "user-a").unwrap(),
             "fresh nonce each time"
         );
     }

@@ -12,6 +12,9 @@
 //! steps -1, 0, +1), each once, as in real use. Prints numbers; asserts only that every
 //! verification succeeded.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/common/factors.rs"]
 mod factors;
 mod support;

@@ -7,6 +7,9 @@
 //! the hash budget the rest of the request costs). During each storm a probe loads the
 //! sign-in page and reports its p50/p99 latency. Prints numbers; asserts nothing.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::sync::Arc;
@@ -139,7 +142,7 @@ fn client(_base: &str, port: u16) -> reqwest::Client {
 }
 
 async fn raw_hash_rate(parallel: usize) -> f64 {
-    let hasher = PasswordHasher::new(HashCost::standard(), parallel);
+    let hasher = PasswordHasher::new(HashCost::standard(), parallel).unwrap();
     let started = Instant::now();
     let until = started + Duration::from_secs(4);
     let mut tasks = Vec::new();

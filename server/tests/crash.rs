@@ -4,6 +4,9 @@
 //! database must hold one whole state: each change's rows, its audit record, its mail and
 //! the session it grants together, or none of them.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

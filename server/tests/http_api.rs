@@ -1,6 +1,9 @@
 //! The foundation, driven over HTTP against the real server: first-run setup, password
 //! sign-in, sessions, throttling, the guard, origin checks and bad input.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

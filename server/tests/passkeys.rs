@@ -2,6 +2,9 @@
 //! standing in for Touch ID / Windows Hello: register, sign in, and every way a ceremony
 //! can be misused.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::factors::soft_register;

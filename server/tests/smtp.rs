@@ -1,6 +1,9 @@
 //! Mail really leaves through SMTP: a real SMTP server (Python's aiosmtpd, on 127.0.0.1)
 //! receives the "your password was changed" message.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::{Child, Command, Stdio};

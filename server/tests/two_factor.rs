@@ -2,6 +2,9 @@
 //! RFC 6238 implementation, not the server's library), backup codes, the second step, the
 //! setup wizard, and the rules that make them safe under concurrency and restarts.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::factors::totp;
