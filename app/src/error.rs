@@ -38,6 +38,8 @@ pub enum AppError {
     BadRequest { message: String },
     #[error("{message}")]
     Conflict { message: String },
+    #[error("The request is too large.")]
+    TooLarge,
     #[error("{message}")]
     NotFound { message: String },
     #[error("Tessera cannot reach its database right now. Please try again in a minute.")]
@@ -62,6 +64,7 @@ impl AppError {
             AppError::Invalid { .. } => 422,
             AppError::BadRequest { .. } => 400,
             AppError::Conflict { .. } => 409,
+            AppError::TooLarge => 413,
             AppError::NotFound { .. } => 404,
             AppError::Unavailable => 503,
             AppError::Internal | AppError::Network => 500,

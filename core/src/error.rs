@@ -22,6 +22,10 @@ pub enum CoreError {
     WrongCurrentPassword,
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts for one account are running or waiting right now; nothing was
+    /// checked or counted. Try again in a moment.
+    #[error("too many attempts for this account at once")]
+    Busy,
     #[error("not found")]
     NotFound,
     /// The session is missing, expired or revoked.

@@ -60,6 +60,22 @@ pub fn aaguid_of(attestation_object: &[u8]) -> Option<Uuid> {
     (!id.is_nil()).then_some(id)
 }
 
+/// Whether the browser says the ceremony ran inside a frame from another site
+/// (`clientDataJSON.crossOrigin: true`). Tessera is never meant to be framed
+/// (`frame-ancestors 'none'`), so such an answer is refused, as WebAuthn Level 3 asks of a
+/// relying party that does not intend cross-origin use. webauthn-rs checks this when a
+/// passkey is registered, not when one signs in, so the sign-in checks it here. A body
+/// that is not JSON is left to webauthn-rs, which refuses it.
+pub fn says_cross_origin(client_data_json: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct ClientData {
+        #[serde(rename = "crossOrigin", default)]
+        cross_origin: Option<bool>,
+    }
+    serde_json::from_slice::<ClientData>(client_data_json)
+        .is_ok_and(|data| data.cross_origin == Some(true))
+}
+
 /// A stored passkey, as listed to its owner.
 #[derive(Debug, Clone)]
 pub struct StoredPasskey {
@@ -284,6 +300,24 @@ pub async fn delete_all(conn: &mut AnyConnection, user: Uuid) -> CoreResult<()> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cross_origin_client_data_is_recognised() {
+        let data = |extra: &str| {
+            format!(
+                r#"{{"type":"webauthn.get","challenge":"abc","origin":"https://t.example"{extra}}}"#
+            )
+        };
+        assert!(says_cross_origin(data(r#","crossOrigin":true"#).as_bytes()));
+        assert!(!says_cross_origin(
+            data(r#","crossOrigin":false"#).as_bytes()
+        ));
+        assert!(
+            !says_cross_origin(data("").as_bytes()),
+            "absent means same-origin"
+        );
+        assert!(!says_cross_origin(b"not json"));
+    }
+
     use super::*;
 
     fn attestation_object(aaguid: [u8; 16]) -> Vec<u8> {

@@ -8,6 +8,11 @@
 //! never on the async runtime, behind a semaphore so a burst of sign-ins queues instead of
 //! exhausting memory. An unknown email is verified against a dummy hash of the same cost,
 //! so it takes as long as a known one.
+//!
+//! Passwords are Unicode-normalised (NFKC) before they are checked or hashed, as 800-63B
+//! asks: "é" typed as one code point or as "e" plus an accent is the same password, on any
+//! keyboard or operating system. Hashes made before normalisation still verify against
+//! the raw form and are replaced by the normalised one at the next success.
 
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
@@ -16,6 +21,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization as _;
 
 use crate::{CoreError, CoreResult};
 
@@ -32,6 +38,7 @@ static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 /// Checks a new password against the policy. `email` and `organisation` are refused as
 /// passwords (case-insensitively), as are the shipped common passwords.
 pub fn check_new_password(password: &str, email: &str, organisation: &str) -> CoreResult<()> {
+    let password = normalise(password);
     let length = password.chars().count();
     let refuse = |msg: String| Err(CoreError::invalid("password", msg));
     if length < MIN_LEN {
@@ -60,6 +67,12 @@ pub fn check_new_password(password: &str, email: &str, organisation: &str) -> Co
         return refuse("A password cannot be one character repeated.".into());
     }
     Ok(())
+}
+
+/// A password as it is checked and hashed: NFKC, so every way of typing the same
+/// characters is the same password.
+pub fn normalise(password: &str) -> String {
+    password.nfkc().collect()
 }
 
 /// The argon2 cost. Production uses [`HashCost::standard`]; tests may use the minimum so
@@ -123,30 +136,44 @@ impl PasswordHasher {
         })
     }
 
+    /// Hashes the normalised form of `password` (for secrets that are already ASCII, such
+    /// as backup codes, normalising changes nothing).
     pub async fn hash(&self, password: &str) -> CoreResult<String> {
         let argon2 = self.argon2.clone();
-        let password = password.to_owned();
+        let password = normalise(password);
         self.run(move || hash_blocking(&argon2, &password)).await?
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash of equal cost when
     /// the account does not exist (so both take the same time). A `None` never verifies.
+    ///
+    /// The normalised form is checked; when the typed form differs, it is checked too (a
+    /// hash from before normalisation), and on success the normalised hash replaces it.
+    /// Both forms are always checked when they differ, whatever the first answer, so the
+    /// time taken says nothing about which matched or whether the account exists.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> CoreResult<Verified> {
         let (cost, argon2) = (self.cost, self.argon2.clone());
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash).to_owned();
-        let password = password.to_owned();
+        let normalised = normalise(password);
+        let typed = (normalised != password).then(|| password.to_owned());
         self.run(move || {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 return Ok(Verified::No);
             };
-            let ok = parsed.algorithm.as_str() == "argon2id"
-                && argon2.verify_password(password.as_bytes(), &parsed).is_ok();
-            if !ok || !known {
+            let matches = |candidate: &str| {
+                parsed.algorithm.as_str() == "argon2id"
+                    && argon2
+                        .verify_password(candidate.as_bytes(), &parsed)
+                        .is_ok()
+            };
+            let normalised_ok = matches(&normalised);
+            let typed_ok = typed.as_deref().is_some_and(matches);
+            if !known || !(normalised_ok || typed_ok) {
                 return Ok(Verified::No);
             }
-            Ok(if weaker_than(&parsed, cost) {
-                Verified::YesRehashed(hash_blocking(&argon2, &password)?)
+            Ok(if !normalised_ok || weaker_than(&parsed, cost) {
+                Verified::YesRehashed(hash_blocking(&argon2, &normalised)?)
             } else {
                 Verified::Yes
             })
@@ -247,6 +274,63 @@ mod tests {
         let hasher = PasswordHasher::new(HashCost::danger_test_minimum(), 2).unwrap();
         let any = "tessera-dummy-password-for-timing";
         assert_eq!(hasher.verify(any, None).await.unwrap(), Verified::No);
+    }
+
+    /// "é" as one code point (NFC) and as "e" + combining accent (NFD) are one password.
+    #[tokio::test]
+    async fn passwords_are_unicode_normalised() {
+        let hasher = PasswordHasher::new(HashCost::danger_test_minimum(), 2).unwrap();
+        let nfc = "caf\u{e9} au lait, s'il vous pla\u{ee}t";
+        let nfd = "cafe\u{301} au lait, s'il vous plai\u{302}t";
+        assert_ne!(nfc, nfd);
+        let hash = hasher.hash(nfc).await.unwrap();
+        assert_eq!(
+            hasher.verify(nfd, Some(&hash)).await.unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            hasher.verify(nfc, Some(&hash)).await.unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            hasher
+                .verify("cafe au lait, s'il vous plait", Some(&hash))
+                .await
+                .unwrap(),
+            Verified::No
+        );
+        // The policy counts characters of the normalised form: five accented letters
+        // typed decomposed are five characters, not ten.
+        assert!(check_new_password("e\u{301}e\u{301}e\u{301}e\u{301}", "a@b.org", "C").is_err());
+    }
+
+    /// A hash made from the typed (unnormalised) form before normalisation existed still
+    /// verifies, and is replaced by the hash of the normalised form.
+    #[tokio::test]
+    async fn hashes_of_unnormalised_passwords_are_upgraded() {
+        let hasher = PasswordHasher::new(HashCost::danger_test_minimum(), 2).unwrap();
+        let nfd = "cafe\u{301} au lait";
+        let legacy =
+            hash_blocking(&HashCost::danger_test_minimum().argon2().unwrap(), nfd).unwrap();
+        let Verified::YesRehashed(upgraded) = hasher.verify(nfd, Some(&legacy)).await.unwrap()
+        else {
+            panic!("expected the normalised hash to replace the legacy one");
+        };
+        assert_eq!(
+            hasher
+                .verify("caf\u{e9} au lait", Some(&upgraded))
+                .await
+                .unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            hasher
+                .verify("caf\u{e9} au lait", Some(&legacy))
+                .await
+                .unwrap(),
+            Verified::No,
+            "the legacy hash only knew the typed form"
+        );
     }
 
     #[tokio::test]

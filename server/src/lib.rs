@@ -75,12 +75,11 @@ pub fn router(state: AppState) -> Router {
             state.web.clone(),
             security::check_origin,
         ))
+        .layer(axum::middleware::from_fn(security::read_body))
         .layer(axum::middleware::from_fn_with_state(
             state.web.clone(),
             security::headers,
         ))
-        // No request Tessera serves needs more; larger bodies get 413 before being read.
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .with_state(state)
 }
 

@@ -4,10 +4,46 @@ use std::sync::Arc;
 
 use app::error::AppError;
 use app::ssr::{guard::error_response, WebSettings};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{header, HeaderValue, Method};
+
+/// The largest request body Tessera reads: no request it serves needs more.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads every request body in full before any other layer looks at the request. A
+/// refusal further in (the origin check, the guard) then leaves the connection clean for
+/// the client's next request on it: hyper keeps a connection alive only once the body was
+/// read, and otherwise closes it without saying so, failing whatever the client sends next.
+/// A body over the limit is answered 413 with `Connection: close`, deliberately, without
+/// reading the rest.
+pub async fn read_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return closing(error_response(AppError::TooLarge));
+    }
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        // Too long once read, or the client broke off: either way the connection is done.
+        Err(_) => closing(error_response(AppError::TooLarge)),
+    }
+}
+
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
 
 /// Refuses a state-changing request (anything but GET/HEAD/OPTIONS) that a browser says
 /// came from another site: an `Origin` that is not ours, or `Sec-Fetch-Site: cross-site`.

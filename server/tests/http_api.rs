@@ -619,3 +619,145 @@ async fn a_locked_database_fails_closed_with_503_and_recovers() {
     assert_eq!(c.me().await.status, 200);
     app.stop().await;
 }
+
+/// Right passwords for one account at the same moment (a shared front-desk login at shift
+/// start, one person on two devices) all get in: attempts still running are not read as
+/// failures, because the account's checks take turns. Past the short queue an attempt is
+/// refused as busy — unchecked, uncounted, and without blaming anyone for failures.
+#[tokio::test]
+async fn right_passwords_at_the_same_moment_all_get_in() {
+    let app = TestApp::demo().await;
+    let clients: Vec<Client> = (0..9).map(|_| app.client()).collect();
+    let answers =
+        futures::future::join_all(clients.iter().map(|c| c.sign_in(STAFF, STAFF_PASSWORD))).await;
+    assert!(
+        answers.iter().all(|a| a.status == 200),
+        "one running and eight waiting all get in: {answers:?}"
+    );
+
+    // Far more at once: each either gets in or is told the account is busy.
+    let clients: Vec<Client> = (0..40).map(|_| app.client()).collect();
+    let answers =
+        futures::future::join_all(clients.iter().map(|c| c.sign_in(STAFF, STAFF_PASSWORD))).await;
+    let signed_in = answers.iter().filter(|a| a.status == 200).count();
+    assert!(signed_in >= 9, "{signed_in} of 40 got in");
+    for refused in answers.iter().filter(|a| a.status != 200) {
+        assert_eq!(refused.status, 429, "{refused:?}");
+        let message = refused.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("several times at once"), "{message}");
+        assert!(
+            !message.contains("failed"),
+            "nobody failed anything: {message}"
+        );
+    }
+    let failures = app.audit_kinds().await;
+    assert!(
+        !failures
+            .iter()
+            .any(|k| k == "sign_in_failed" || k == "account_locked"),
+        "no failure was recorded: {failures:?}"
+    );
+    app.stop().await;
+}
+
+/// NIST 800-63B: a password is compared in one Unicode normal form, so "é" typed as one
+/// code point (macOS, most keyboards) or as "e" + a combining accent (some input methods)
+/// is the same password.
+#[tokio::test]
+async fn a_password_typed_in_another_unicode_form_signs_in() {
+    let app = TestApp::demo().await;
+    let nfc = "ma cl\u{e9} secr\u{e8}te \u{e0} moi";
+    let nfd = "ma cle\u{301} secre\u{300}te a\u{300} moi";
+    app.running()
+        .tessera
+        .create_user(
+            None,
+            "amelie@riverside.example",
+            "Amélie",
+            tessera_core::accounts::Role::Staff,
+            Some(nfc),
+        )
+        .await
+        .unwrap();
+    let c = app.client();
+    assert_eq!(c.sign_in("amelie@riverside.example", nfd).await.status, 200);
+    assert_eq!(c.sign_in("amelie@riverside.example", nfc).await.status, 200);
+    assert_eq!(
+        c.sign_in("amelie@riverside.example", "ma cle secrete a moi")
+            .await
+            .status,
+        401,
+        "accents still count"
+    );
+    app.stop().await;
+}
+
+/// Sends `request` on `stream` and reads one response: its status and whether it said
+/// `Connection: close`.
+async fn exchange(stream: &mut tokio::net::TcpStream, request: &str) -> (u16, bool) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(
+            n > 0,
+            "the connection was closed: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend(&buf[..n]);
+        if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&seen[..head_end]).to_lowercase();
+    let status = head[9..12].parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("refusals carry a content-length");
+    while seen.len() < head_end + length {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the body was cut short");
+        seen.extend(&buf[..n]);
+    }
+    (status, head.contains("connection: close"))
+}
+
+/// A request refused before its body mattered (signed out, from another site) still
+/// leaves the keep-alive connection usable for the client's next request; a body over the
+/// limit is refused with `Connection: close`, said out loud.
+#[tokio::test]
+async fn a_refusal_leaves_the_connection_usable() {
+    let app = TestApp::demo().await;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let post = |origin: &str, body: &str| {
+        format!(
+            "POST /api/me HTTP/1.1\r\nHost: localhost\r\nOrigin: {origin}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    // Larger than what the server reads along with the headers, so most of it is still
+    // unread when the refusal is decided.
+    let body = format!("{{\"padding\":\"{}\"}}", "x".repeat(40_000));
+    let (status, closing) = exchange(&mut stream, &post(&app.origin(), &body)).await;
+    assert_eq!((status, closing), (401, false), "signed out");
+    let (status, closing) = exchange(&mut stream, &post("https://evil.example", &body)).await;
+    assert_eq!((status, closing), (403, false), "cross-site");
+    let (status, _) = exchange(&mut stream, &post(&app.origin(), "{}")).await;
+    assert_eq!(status, 401, "the connection still serves");
+
+    // Only the start of a 100 KB body is sent: the answer must not wait for the rest.
+    let huge = post(&app.origin(), &"x".repeat(100_000));
+    let mut fresh = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let (status, closing) = exchange(&mut fresh, &huge[..2000]).await;
+    assert_eq!((status, closing), (413, true));
+    app.stop().await;
+}

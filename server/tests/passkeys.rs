@@ -8,6 +8,7 @@
 mod common;
 
 use common::factors::soft_register;
+use common::hand_key::HandKey;
 use common::*;
 use serde_json::json;
 use url::Url;
@@ -667,5 +668,95 @@ async fn unanswered_prompts_do_not_pile_up() {
     assert_eq!(app.count("webauthn_ceremonies").await, 5);
     let ok = passkey_step(&app, &c, &mut key, &origin(&app)).await;
     assert_eq!(ok.status, 200, "the newest prompt still works: {ok:?}");
+    app.stop().await;
+}
+
+/// The second step answered by a hand-made key whose client data says `cross_origin`.
+async fn hand_step(app: &TestApp, c: &Client, key: &mut HandKey, cross_origin: bool) -> Answer {
+    let begin = c.call("begin_passkey_sign_in", json!({})).await;
+    assert_eq!(begin.status, 200, "{begin:?}");
+    let options: RequestChallengeResponse =
+        serde_json::from_value(begin.body["options"].clone()).unwrap();
+    let credential = key.assert(&app.origin(), "localhost", &options, cross_origin);
+    c.call(
+        "second_step_passkey",
+        json!({"ceremony": begin.body["ceremony"], "credential": credential}),
+    )
+    .await
+}
+
+async fn failed_second_steps(app: &TestApp) -> usize {
+    app.audit_kinds()
+        .await
+        .iter()
+        .filter(|k| *k == "second_factor_failed")
+        .count()
+}
+
+/// WebAuthn Level 3: a relying party that is not meant to be used inside other sites'
+/// frames refuses an answer whose client data says `crossOrigin: true`. webauthn-rs
+/// checks it at registration only; the sign-in checks it too. The key signs its answer
+/// properly, and the same key's same-site answer is accepted, so the flag is the reason.
+#[tokio::test]
+async fn an_assertion_made_inside_another_sites_frame_is_refused() {
+    let app = TestApp::demo().await;
+    let mut key = HandKey::new();
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    let (ceremony, options) = begin_registration(&c, "Hand-made key").await;
+    let credential = key.register(&app.origin(), "localhost", &options, false);
+    let added = c
+        .call(
+            "finish_passkey_registration",
+            json!({"ceremony": ceremony, "credential": credential}),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{added:?}");
+
+    let c = half(&app).await;
+    let before = failed_second_steps(&app).await;
+    let framed = hand_step(&app, &c, &mut key, true).await;
+    assert_eq!(
+        framed.status, 422,
+        "a cross-origin answer was accepted: {framed:?}"
+    );
+    assert_eq!(c.me().await.status, 403, "still a half session");
+    assert_eq!(
+        failed_second_steps(&app).await,
+        before + 1,
+        "audited as a failure"
+    );
+
+    let same_site = hand_step(&app, &c, &mut key, false).await;
+    assert_eq!(same_site.status, 200, "{same_site:?}");
+    assert_eq!(c.me().await.status, 200);
+    app.stop().await;
+}
+
+/// The same at registration (where "none" attestation signs nothing, so the client data
+/// is the browser's word alone): refused, nothing written.
+#[tokio::test]
+async fn a_registration_made_inside_another_sites_frame_is_refused() {
+    let app = TestApp::demo().await;
+    let key = HandKey::new();
+    let c = app.client();
+    c.sign_in(STAFF, STAFF_PASSWORD).await;
+    let (ceremony, options) = begin_registration(&c, "Framed key").await;
+    let (passkeys, audit) = (app.count("passkeys").await, app.count("audit_log").await);
+    let refused = c
+        .call(
+            "finish_passkey_registration",
+            json!({"ceremony": ceremony, "credential": key.register(&app.origin(), "localhost", &options, true)}),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert_eq!(app.count("passkeys").await, passkeys, "no passkey saved");
+    assert_eq!(
+        app.count("audit_log").await,
+        audit,
+        "nothing recorded as added"
+    );
+    let status = c.call("two_factor_status", json!({})).await;
+    assert_eq!(status.body["enabled"], false, "{status:?}");
     app.stop().await;
 }

@@ -80,10 +80,15 @@ pub struct Tessera {
     webauthn: Arc<webauthn_rs::Webauthn>,
     /// Password checks running per client address.
     password_checks: Arc<crate::in_flight::InFlight>,
+    /// Password checks running per account: one at a time, a few waiting.
+    account_checks: Arc<crate::in_flight::InFlight>,
 }
 
 /// At most this many password checks from one address at once; more wait their turn.
 pub const PASSWORD_CHECKS_PER_ADDRESS: usize = 16;
+/// At most this many password checks for one account wait for the one running; more are
+/// refused as busy (nothing checked, nothing counted).
+pub const PASSWORD_CHECKS_WAITING_PER_ACCOUNT: usize = 8;
 
 impl Tessera {
     pub async fn open(config: &TesseraConfig, clock: Arc<dyn Clock>) -> CoreResult<Tessera> {
@@ -100,6 +105,10 @@ impl Tessera {
             server_key: config.server_key.clone(),
             webauthn: Arc::new(relying_party(&config.public_origin)?),
             password_checks: crate::in_flight::InFlight::new(PASSWORD_CHECKS_PER_ADDRESS),
+            account_checks: crate::in_flight::InFlight::with_queue(
+                1,
+                PASSWORD_CHECKS_WAITING_PER_ACCOUNT,
+            ),
         })
     }
 

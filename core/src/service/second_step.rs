@@ -367,6 +367,10 @@ impl Tessera {
         let Some((state, _)) = state else {
             return Ok(Err(ProofRefused::NotVerified));
         };
+        if passkey_store::says_cross_origin(&credential.response.client_data_json) {
+            tracing::info!("passkey assertion refused: made inside another site's frame");
+            return Ok(Err(ProofRefused::NotVerified));
+        }
         let state: PasskeyAuthentication = serde_json::from_str(&state).map_err(internal)?;
         let stored = self.list_passkeys(user).await?;
         let result = match self

@@ -37,9 +37,23 @@ impl Tessera {
             return Err(CoreError::InvalidCredentials);
         }
 
-        // A place among the address's checks in flight, held until the outcome is recorded;
-        // the throttle is consulted only once in, so it sees the failures recorded meanwhile.
-        let _slot = self.password_checks.enter(&client.addr).await?;
+        // A place among the address's checks in flight, then the account's turn, both held
+        // until the outcome is recorded; the throttle is consulted only once in, so it sees
+        // the failures recorded meanwhile, and never an attempt still running.
+        let _address = self.password_checks.enter(&client.addr).await?;
+        let _account = match self.account_checks.enter(email.as_str()).await {
+            Ok(turn) => turn,
+            Err(busy) => {
+                self.record(
+                    AuditEvent::new(AuditKind::SignInThrottled)
+                        .subject(None, email.as_str())
+                        .from_addr(&client.addr)
+                        .detail("too many sign-ins to this account at once; refused unchecked"),
+                )
+                .await?;
+                return Err(busy);
+            }
+        };
         let now = self.now();
         // Count the attempt first, in a short transaction of its own.
         let account_failures = {

@@ -17,6 +17,8 @@ impl Tessera {
         client: &ClientInfo,
     ) -> CoreResult<()> {
         let key = caller.user.email.as_str();
+        // The account's turn, as at sign-in: only real failures are ever counted.
+        let _turn = self.account_checks.enter(key).await?;
         let counted = {
             let mut tx = self.db.write().await?;
             let n =

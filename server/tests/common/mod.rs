@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this harness
 
 pub mod factors;
+pub mod hand_key;
 mod net;
 
 pub use net::free_port;
