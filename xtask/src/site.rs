@@ -112,32 +112,34 @@ pub fn build(release: bool) -> Result<Site> {
         .join(profile_dir)
         .join("frontend.wasm");
 
-    step("Generating the JS glue (wasm-bindgen)");
     let pkg = site.pkg();
+    // A fresh folder: chunks of an earlier build must not linger and be served.
+    let _ = std::fs::remove_dir_all(&pkg);
     std::fs::create_dir_all(&pkg)?;
+
+    step("Splitting the lazily loaded parts into their own files (wasm-split)");
+    let main_wasm = wasm.with_file_name("frontend_split.wasm");
+    let chunks = split(&wasm, &main_wasm, &pkg, &meta.output_name)?;
+
+    step("Generating the JS glue (wasm-bindgen)");
     wasm_bindgen_cli_support::Bindgen::new()
-        .input_path(&wasm)
+        .input_path(&main_wasm)
         .web(true)?
         .out_name(&meta.output_name)
         .debug(!release)
         .keep_debug(false)
+        // The split chunks link against the main module's exports by their lld names.
+        .keep_lld_exports(true)
+        .demangle(false)
         .generate(&pkg)
         .map_err(|e| anyhow::anyhow!("wasm-bindgen: {e}"))?;
 
-    let wasm_out = pkg.join(format!("{}_bg.wasm", meta.output_name));
     if release {
         step("Optimising the wasm for size (wasm-opt -Oz)");
-        let wasm_opt = crate::tools::wasm_opt_path();
-        sh(Command::new(&wasm_opt)
-            .arg("-Oz")
-            .arg("--enable-bulk-memory")
-            .arg("--enable-nontrapping-float-to-int")
-            .arg("--enable-reference-types")
-            .arg("--enable-sign-ext")
-            .arg("--enable-mutable-globals")
-            .arg(&wasm_out)
-            .arg("-o")
-            .arg(&wasm_out))?;
+        let main = pkg.join(format!("{}_bg.wasm", meta.output_name));
+        for file in std::iter::once(&main).chain(&chunks) {
+            optimise(file)?;
+        }
     }
 
     step("Copying the stylesheet and static files");
@@ -157,6 +159,41 @@ pub fn build(release: bool) -> Result<Site> {
     sh(&mut cargo)?;
     crate::checkout::verify_binary(&site.server_binary(), &std::env::current_dir()?)?;
     Ok(site)
+}
+
+/// Splits the `#[lazy]` parts (lazy islands) out of `input` with `wasm_split_cli_support`:
+/// the main module goes to `main_out` for wasm-bindgen, each chunk and the loader that
+/// fetches them into `pkg`, with the manifest Leptos reads (`__wasm_split_manifest.json`).
+/// Returns the chunk files.
+fn split(input: &Path, main_out: &Path, pkg: &Path, output_name: &str) -> Result<Vec<PathBuf>> {
+    let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let main_module = format!("./{output_name}.js");
+    let mut options = wasm_split_cli_support::Options::new(&bytes);
+    options.output_dir = pkg;
+    options.main_out_path = main_out;
+    options.main_module = &main_module;
+    // The name Leptos's hydration expects when file names are not hashed.
+    options.link_name = "./__wasm_split.______________________.js";
+    let split = wasm_split_cli_support::transform(options)
+        .map_err(|e| anyhow::anyhow!("wasm-split: {e:#}"))?;
+    std::fs::write(
+        pkg.join("__wasm_split_manifest.json"),
+        serde_json::to_string_pretty(&split.prefetch_map)?,
+    )?;
+    Ok(split.split_modules)
+}
+
+fn optimise(file: &Path) -> Result<()> {
+    sh(Command::new(crate::tools::wasm_opt_path())
+        .arg("-Oz")
+        .arg("--enable-bulk-memory")
+        .arg("--enable-nontrapping-float-to-int")
+        .arg("--enable-reference-types")
+        .arg("--enable-sign-ext")
+        .arg("--enable-mutable-globals")
+        .arg(file)
+        .arg("-o")
+        .arg(file))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
