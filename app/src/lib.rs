@@ -1,9 +1,11 @@
 //! Tessera's pages and server functions, compiled twice: for the server (`ssr`) and for
-//! the browser (`hydrate`).
+//! the browser (`hydrate`). Pages are islands ([`hydration`]): the server renders them,
+//! and the browser's wasm holds only the `#[island]` components.
 
 pub mod api;
 pub mod encoding;
 pub mod error;
+mod hydration;
 mod pages;
 mod passkey_prompt;
 #[cfg(feature = "ssr")]
@@ -26,7 +28,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
                 <link rel="icon" href="/favicon.ico"/>
-                <HydrationScripts options/>
+                <hydration::IslandScripts options/>
                 <MetaTags/>
             </head>
             <body>

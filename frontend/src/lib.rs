@@ -1,14 +1,11 @@
-//! The wasm entry point. Everything else lives in the `app` crate.
+//! The wasm entry point. The pages are islands: this starts Leptos in the browser, and the
+//! page's script (`app::hydration`) then hydrates each island by its exported function.
+
+// The islands are exported from the `app` crate; linking it brings them in.
+use app as _;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // A marker for people and tests: the page is interactive from here on.
-    if let Some(body) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.body())
-    {
-        let _ = body.set_attribute("data-hydrated", "true");
-    }
+    leptos::mount::hydrate_islands();
 }

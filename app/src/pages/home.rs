@@ -4,20 +4,17 @@ use leptos::prelude::*;
 
 use super::{go_to, Page};
 use crate::api::account::{me, Profile, SignOut};
-use crate::error::AppError;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let me = Resource::new(|| (), |_| me());
+    // Rendered on the server with the data in place (the guard already let only a full
+    // session in).
+    let me = Resource::new_blocking(|| (), |_| me());
     view! {
         <Page title="Your account">
             <Suspense fallback=|| view! { <p class="loading" role="status">"Loading your account…"</p> }>
                 {move || me.get().map(|result| match result {
                     Ok(me) => view! { <Account me/> }.into_any(),
-                    Err(AppError::SignedOut) => {
-                        go_to("/signin");
-                        view! { <p>"Signing you out…"</p> }.into_any()
-                    }
                     Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
                 })}
             </Suspense>
@@ -25,14 +22,24 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
-#[component]
-fn Account(me: Profile) -> impl IntoView {
+#[island(lazy)]
+fn SignOutButton() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move || {
         if sign_out.value().get().is_some() {
             go_to("/signin");
         }
     });
+    view! {
+        <button class="button" on:click=move |_| { sign_out.dispatch(SignOut {}); }
+            disabled=move || sign_out.pending().get()>
+            {move || if sign_out.pending().get() { "Signing out…" } else { "Sign out" }}
+        </button>
+    }
+}
+
+#[component]
+fn Account(me: Profile) -> impl IntoView {
     let role = if me.role == "admin" {
         "Administrator"
     } else {
@@ -42,10 +49,7 @@ fn Account(me: Profile) -> impl IntoView {
         <section class="card" aria-labelledby="who">
             <div class="card-head">
                 <h1 id="who">{me.display_name.clone()}</h1>
-                <button class="button" on:click=move |_| { sign_out.dispatch(SignOut {}); }
-                    disabled=move || sign_out.pending().get()>
-                    {move || if sign_out.pending().get() { "Signing out…" } else { "Sign out" }}
-                </button>
+                <SignOutButton/>
             </div>
             <dl class="facts">
                 <dt>"Email"</dt><dd id="me-email">{me.email.clone()}</dd>

@@ -40,6 +40,17 @@ enum Factor {
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
+    view! {
+        <Page title="Two-step authentication">
+            <SecurityPanel/>
+        </Page>
+    }
+}
+
+/// Everything on the page changes in place (adding a method, showing new codes), so the
+/// whole card is one island. Its first data is loaded on the server and sent with it.
+#[island(lazy)]
+fn SecurityPanel() -> impl IntoView {
     let panel = RwSignal::new(Panel::Overview);
     let refresh = RwSignal::new(0u32);
     let overview = move || (matches!(panel.get(), Panel::Overview), refresh.get());
@@ -64,47 +75,45 @@ pub fn SecurityPage() -> impl IntoView {
     };
 
     view! {
-        <Page title="Two-step authentication">
-            <section class="card" aria-labelledby="tf-heading">
-                <div class="card-head">
-                    <h1 id="tf-heading">"Two-step authentication"</h1>
-                    // Not while new codes are on screen: they are confirmed saved first.
-                    <Show when=move || !matches!(panel.get(), Panel::ShowCodes(_))>
-                        <a href="/">"Back to your account"</a>
-                    </Show>
-                </div>
-                {move || match panel.get() {
-                    Panel::Overview => view! {
-                        <Suspense fallback=|| view! { <p role="status">"Loading…"</p> }>
-                            {move || status.get().map(|r| match r {
-                                Ok(info) => view! { <Overview info panel on_remove=remove/> }.into_any(),
-                                Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
-                            })}
-                            {move || passkeys.get().map(|r| match r {
-                                Ok(list) => view! {
-                                    <PasskeyList passkeys=list
-                                        on_add=move |_| panel.set(Panel::AddPasskey)
-                                        on_remove=move |p| remove.run(Factor::Passkey(p))
-                                        on_renamed=move |_| refresh.update(|n| *n += 1)/>
-                                }.into_any(),
-                                Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
-                            })}
-                            {move || status.get().and_then(|r| r.ok()).map(|info| view! { <TurnOffEntry info panel/> })}
-                        </Suspense>
-                    }.into_any(),
-                    Panel::AddAuthenticator => view! {
-                        <h2>"Add an authenticator app"</h2>
-                        <AuthenticatorSetupFlow ask_password=true on_added=added/>
-                        <button type="button" class="link" on:click=move |_| back.run(())>"Cancel"</button>
-                    }.into_any(),
-                    Panel::ShowCodes(codes) => view! { <BackupCodesPanel codes on_done=back/> }.into_any(),
-                    Panel::Regenerate => view! { <Regenerate panel/> }.into_any(),
-                    Panel::TurnOff => view! { <TurnOff panel/> }.into_any(),
-                    Panel::AddPasskey => view! { <AddPasskey on_added=added on_cancel=back/> }.into_any(),
-                    Panel::Remove(removal) => view! { <RemoveFactor removal panel/> }.into_any(),
-                }}
-            </section>
-        </Page>
+        <section class="card" aria-labelledby="tf-heading">
+            <div class="card-head">
+                <h1 id="tf-heading">"Two-step authentication"</h1>
+                // Not while new codes are on screen: they are confirmed saved first.
+                <Show when=move || !matches!(panel.get(), Panel::ShowCodes(_))>
+                    <a href="/">"Back to your account"</a>
+                </Show>
+            </div>
+            {move || match panel.get() {
+                Panel::Overview => view! {
+                    <Suspense fallback=|| view! { <p role="status">"Loading…"</p> }>
+                        {move || status.get().map(|r| match r {
+                            Ok(info) => view! { <Overview info panel on_remove=remove/> }.into_any(),
+                            Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        })}
+                        {move || passkeys.get().map(|r| match r {
+                            Ok(list) => view! {
+                                <PasskeyList passkeys=list
+                                    on_add=move |_| panel.set(Panel::AddPasskey)
+                                    on_remove=move |p| remove.run(Factor::Passkey(p))
+                                    on_renamed=move |_| refresh.update(|n| *n += 1)/>
+                            }.into_any(),
+                            Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        })}
+                        {move || status.get().and_then(|r| r.ok()).map(|info| view! { <TurnOffEntry info panel/> })}
+                    </Suspense>
+                }.into_any(),
+                Panel::AddAuthenticator => view! {
+                    <h2>"Add an authenticator app"</h2>
+                    <AuthenticatorSetupFlow ask_password=true on_added=added/>
+                    <button type="button" class="link" on:click=move |_| back.run(())>"Cancel"</button>
+                }.into_any(),
+                Panel::ShowCodes(codes) => view! { <BackupCodesPanel codes on_done=back/> }.into_any(),
+                Panel::Regenerate => view! { <Regenerate panel/> }.into_any(),
+                Panel::TurnOff => view! { <TurnOff panel/> }.into_any(),
+                Panel::AddPasskey => view! { <AddPasskey on_added=added on_cancel=back/> }.into_any(),
+                Panel::Remove(removal) => view! { <RemoveFactor removal panel/> }.into_any(),
+            }}
+        </section>
     }
 }
 

@@ -10,9 +10,17 @@ use crate::error::AppError;
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
-    let query = use_query_map();
-    let token = move || query.read().get("token").unwrap_or_default();
-    let status = Resource::new(token, setup_status);
+    let token = use_query_map()
+        .read_untracked()
+        .get("token")
+        .unwrap_or_default();
+    let status = Resource::new_blocking(
+        {
+            let token = token.clone();
+            move || token.clone()
+        },
+        setup_status,
+    );
     view! {
         <Page title="Set up Tessera">
             <section class="card narrow" aria-labelledby="setup-heading">
@@ -28,7 +36,7 @@ pub fn SetupPage() -> impl IntoView {
                                 "This setup link is invalid, expired or already used. Restart the server to print a new one."
                             </p>
                         }.into_any(),
-                        Ok(_) => view! { <SetupForm token=token()/> }.into_any(),
+                        Ok(_) => view! { <SetupForm token=token.clone()/> }.into_any(),
                         Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
                     })}
                 </Suspense>
@@ -37,7 +45,7 @@ pub fn SetupPage() -> impl IntoView {
     }
 }
 
-#[component]
+#[island(lazy)]
 fn SetupForm(token: String) -> impl IntoView {
     let organisation = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());

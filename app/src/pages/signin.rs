@@ -8,13 +8,29 @@ use crate::api::account::SignIn;
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
+    let ended = use_query_map().read_untracked().get("ended").is_some();
+    view! {
+        <Page title="Sign in">
+            <section class="card narrow" aria-labelledby="signin-heading">
+                <h1 id="signin-heading">"Sign in"</h1>
+                {ended.then(|| view! {
+                    <p class="notice notice-info" role="status">
+                        "You were signed out. Sign in again to continue."
+                    </p>
+                })}
+                <SignInForm/>
+            </section>
+        </Page>
+    }
+}
+
+#[island]
+fn SignInForm() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let remember = RwSignal::new(false);
     let action = ServerAction::<SignIn>::new();
     let error = action_error(action);
-    let query = use_query_map();
-    let ended = move || query.read().get("ended").is_some();
 
     Effect::new(move || {
         if let Some(Ok(result)) = action.value().get() {
@@ -32,37 +48,27 @@ pub fn SignInPage() -> impl IntoView {
     };
 
     view! {
-        <Page title="Sign in">
-            <section class="card narrow" aria-labelledby="signin-heading">
-                <h1 id="signin-heading">"Sign in"</h1>
-                <Show when=ended>
-                    <p class="notice notice-info" role="status">
-                        "You were signed out. Sign in again to continue."
-                    </p>
-                </Show>
-                <form on:submit=submit novalidate>
-                    <ErrorNotice error/>
-                    <div class="field">
-                        <label for="email">"Email"</label>
-                        <input id="email" name="email" type="email" autocomplete="username" required
-                            maxlength="254" bind:value=email/>
-                    </div>
-                    <div class="field">
-                        <label for="password">"Password"</label>
-                        <input id="password" name="password" type="password"
-                            autocomplete="current-password" required bind:value=password/>
-                    </div>
-                    <div class="field checkbox">
-                        <input id="remember" name="remember" type="checkbox" bind:checked=remember
-                            aria-describedby="remember-hint"/>
-                        <label for="remember">"Remember me on this device"</label>
-                        <p id="remember-hint" class="hint">
-                            "Ignored for accounts with two-step authentication: they sign in fully each time the browser restarts."
-                        </p>
-                    </div>
-                    <SubmitButton label="Sign in" pending="Signing in…" busy=action.pending()/>
-                </form>
-            </section>
-        </Page>
+        <form on:submit=submit novalidate>
+            <ErrorNotice error/>
+            <div class="field">
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required
+                    maxlength="254" bind:value=email/>
+            </div>
+            <div class="field">
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password"
+                    autocomplete="current-password" required bind:value=password/>
+            </div>
+            <div class="field checkbox">
+                <input id="remember" name="remember" type="checkbox" bind:checked=remember
+                    aria-describedby="remember-hint"/>
+                <label for="remember">"Remember me on this device"</label>
+                <p id="remember-hint" class="hint">
+                    "Ignored for accounts with two-step authentication: they sign in fully each time the browser restarts."
+                </p>
+            </div>
+            <SubmitButton label="Sign in" pending="Signing in…" busy=action.pending()/>
+        </form>
     }
 }

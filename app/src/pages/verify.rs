@@ -1,4 +1,4 @@
-//! The second sign-in step: a code from the authenticator app, or a backup code.
+//! The second sign-in step: a passkey, a code from the authenticator app, or a backup code.
 
 use leptos::prelude::*;
 
@@ -17,19 +17,31 @@ enum Method {
 
 #[component]
 pub fn VerifyPage() -> impl IntoView {
+    // Which methods to offer is known before the page is sent.
+    let methods = Resource::new_blocking(|| (), |_| second_step_methods());
+    view! {
+        <Page title="Second step">
+            <section class="card narrow" aria-labelledby="verify-heading">
+                <h1 id="verify-heading">"Confirm it's you"</h1>
+                <Suspense fallback=|| ()>
+                    {move || methods.get().map(|m| {
+                        let has_passkey = m.ok().is_some_and(|m| m.passkey);
+                        view! { <SecondStepForm has_passkey/> }
+                    })}
+                </Suspense>
+            </section>
+        </Page>
+    }
+}
+
+#[island(lazy)]
+fn SecondStepForm(has_passkey: bool) -> impl IntoView {
     let method = RwSignal::new(Method::Authenticator);
     let code = RwSignal::new(String::new());
     let action = ServerAction::<SecondStep>::new();
     let code_error = action_error(action);
     let passkey_error = RwSignal::new(None::<AppError>);
     let error = Signal::derive(move || passkey_error.get().or_else(|| code_error.get()));
-    let methods = Resource::new(|| (), |_| second_step_methods());
-    let has_passkey = move || {
-        methods
-            .get()
-            .and_then(|m| m.ok())
-            .is_some_and(|m| m.passkey)
-    };
     let prompting = RwSignal::new(false);
     let use_passkey = move |_| {
         prompting.set(true);
@@ -68,56 +80,49 @@ pub fn VerifyPage() -> impl IntoView {
         }
     };
     view! {
-        <Page title="Second step">
-            <section class="card narrow" aria-labelledby="verify-heading">
-                <h1 id="verify-heading">"Confirm it's you"</h1>
-                <ErrorNotice error/>
-                <Suspense fallback=|| ()>
-                    <Show when=has_passkey>
-                        <div class="passkey-first">
-                            <button type="button" class="button primary" id="use-passkey" on:click=use_passkey
-                                disabled=move || prompting.get()>
-                                {move || if prompting.get() { "Waiting for your device…" } else { "Use your passkey" }}
-                            </button>
-                            <p class="hint">"Touch ID, Face ID, Windows Hello or your security key."</p>
-                            <p class="or">"or enter a code:"</p>
-                        </div>
-                    </Show>
-                </Suspense>
-                <form on:submit=submit novalidate>
-                    {move || match method.get() {
-                        Method::Authenticator => view! {
-                            <div class="field">
-                                <label for="code">"6-digit code from your authenticator app"</label>
-                                <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code"
-                                    pattern="[0-9 ]*" maxlength="9" required bind:value=code/>
-                            </div>
-                        }.into_any(),
-                        Method::BackupCode => view! {
-                            <div class="field">
-                                <label for="code">"Backup code"</label>
-                                <input id="code" name="code" autocomplete="off" autocapitalize="characters"
-                                    spellcheck="false" maxlength="24" required aria-describedby="code-hint" bind:value=code/>
-                                <p id="code-hint" class="hint">"One of the codes you saved, like 7K3M-Q9XD-2HPW-4ZRT. Each works once."</p>
-                            </div>
-                        }.into_any(),
-                    }}
-                    <SubmitButton label="Continue" pending="Checking…" busy=action.pending()/>
-                </form>
-                <div class="alternatives">
-                    <Show when=move || method.get() == Method::Authenticator
-                        fallback=move || view! {
-                            <button type="button" class="link" on:click=switch(Method::Authenticator)>
-                                "Use your authenticator app"
-                            </button>
-                        }>
-                        <button type="button" class="link" on:click=switch(Method::BackupCode)>
-                            "Use a backup code"
-                        </button>
-                    </Show>
-                    <a href="/signin">"Cancel and sign in as someone else"</a>
-                </div>
-            </section>
-        </Page>
+        <ErrorNotice error/>
+        {has_passkey.then(|| view! {
+            <div class="passkey-first">
+                <button type="button" class="button primary" id="use-passkey" on:click=use_passkey
+                    disabled=move || prompting.get()>
+                    {move || if prompting.get() { "Waiting for your device…" } else { "Use your passkey" }}
+                </button>
+                <p class="hint">"Touch ID, Face ID, Windows Hello or your security key."</p>
+                <p class="or">"or enter a code:"</p>
+            </div>
+        })}
+        <form on:submit=submit novalidate>
+            {move || match method.get() {
+                Method::Authenticator => view! {
+                    <div class="field">
+                        <label for="code">"6-digit code from your authenticator app"</label>
+                        <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code"
+                            pattern="[0-9 ]*" maxlength="9" required bind:value=code/>
+                    </div>
+                }.into_any(),
+                Method::BackupCode => view! {
+                    <div class="field">
+                        <label for="code">"Backup code"</label>
+                        <input id="code" name="code" autocomplete="off" autocapitalize="characters"
+                            spellcheck="false" maxlength="24" required aria-describedby="code-hint" bind:value=code/>
+                        <p id="code-hint" class="hint">"One of the codes you saved, like 7K3M-Q9XD-2HPW-4ZRT. Each works once."</p>
+                    </div>
+                }.into_any(),
+            }}
+            <SubmitButton label="Continue" pending="Checking…" busy=action.pending()/>
+        </form>
+        <div class="alternatives">
+            <Show when=move || method.get() == Method::Authenticator
+                fallback=move || view! {
+                    <button type="button" class="link" on:click=switch(Method::Authenticator)>
+                        "Use your authenticator app"
+                    </button>
+                }>
+                <button type="button" class="link" on:click=switch(Method::BackupCode)>
+                    "Use a backup code"
+                </button>
+            </Show>
+            <a href="/signin">"Cancel and sign in as someone else"</a>
+        </div>
     }
 }
