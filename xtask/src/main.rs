@@ -9,7 +9,8 @@
 //!   cargo xtask run [--dev]     build and run Tessera with demo data on localhost:3000
 //!   cargo xtask test            every check: fmt, clippy, unit, integration, browser
 //!   cargo xtask build [--release]
-//!   cargo xtask bench           benchmarks that print numbers
+//!   cargo xtask bench [signin|second-factor|pages]
+//!                               benchmarks that print numbers (all of them, or one)
 
 mod bench;
 mod checkout;
@@ -20,7 +21,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context as _, Result};
 
-const USAGE: &str = "usage: cargo xtask run [--dev] | test | e2e | build [--release] | bench";
+const USAGE: &str = "usage: cargo xtask run [--dev] | test | e2e | build [--release] | bench [signin|second-factor|pages]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,7 +48,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         Some("build") => build(flag("--release")),
         Some("test") => test(),
         Some("e2e") => e2e(),
-        Some("bench") => bench::all(),
+        Some("bench") => bench::run(args.get(1).map(String::as_str)),
         _ => bail!("{USAGE}"),
     }
 }
@@ -150,9 +151,15 @@ fn test() -> Result<()> {
 /// Builds the site once (debug), serves it on a fresh database with demo data, and runs
 /// the Playwright suite in Debian's Chromium against it.
 fn e2e() -> Result<()> {
+    let site = site::build(false)?;
+    playwright(&site, &[], &[])
+}
+
+/// Serves `site` on a free port with a fresh demo database and runs Playwright against it
+/// (`args` pick the spec files; `env` adds variables), then stops the server it started.
+pub fn playwright(site: &site::Site, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     tools::ensure_chromium()?;
     tools::ensure_end2end_packages()?;
-    let site = site::build(false)?;
     let data = std::env::temp_dir().join(format!("tessera-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let port = tools::free_port()?;
@@ -169,6 +176,7 @@ fn e2e() -> Result<()> {
         let leptos_toml = std::env::current_dir()?.join("Leptos.toml");
         sh(Command::new("npx")
             .args(["playwright", "test"])
+            .args(args)
             .current_dir("end2end")
             .env("TESSERA_URL", format!("http://localhost:{port}"))
             .env(
@@ -176,7 +184,8 @@ fn e2e() -> Result<()> {
                 std::env::current_dir()?.join(site.server_binary()),
             )
             .env("TESSERA_DATA_DIR", &data)
-            .env("TESSERA_LEPTOS_CONFIG", leptos_toml))
+            .env("TESSERA_LEPTOS_CONFIG", leptos_toml)
+            .envs(env.iter().copied()))
     });
     // Stop only the server this run started.
     let _ = server.kill();
