@@ -263,17 +263,14 @@ pub async fn set_password_hash(
     hash: &str,
     now: UnixTime,
 ) -> CoreResult<()> {
-    let result =
+    crate::db::one_row(
         sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(now)
             .bind(user.to_string())
             .execute(conn)
-            .await?;
-    if result.rows_affected() != 1 {
-        return Err(CoreError::NotFound);
-    }
-    Ok(())
+            .await?,
+    )
 }
 
 /// Takes the user's row lock for the rest of the transaction, so a decision about the
@@ -281,14 +278,12 @@ pub async fn set_password_hash(
 /// second transaction deciding the same waits here. A no-op write, because that is the
 /// lock both backends give (SQLite's write transaction, PostgreSQL's row lock).
 pub async fn lock_user(conn: &mut AnyConnection, user: Uuid) -> CoreResult<()> {
-    let result = sqlx::query("UPDATE users SET role = role WHERE id = $1")
-        .bind(user.to_string())
-        .execute(conn)
-        .await?;
-    if result.rows_affected() != 1 {
-        return Err(CoreError::NotFound);
-    }
-    Ok(())
+    crate::db::one_row(
+        sqlx::query("UPDATE users SET role = role WHERE id = $1")
+            .bind(user.to_string())
+            .execute(conn)
+            .await?,
+    )
 }
 
 #[cfg(test)]

@@ -162,6 +162,15 @@ pub fn changed_one(result: &AnyQueryResult) -> bool {
     result.rows_affected() == 1
 }
 
+/// A statement that must change exactly one row: otherwise the row is not there.
+pub fn one_row(result: AnyQueryResult) -> CoreResult<()> {
+    if changed_one(&result) {
+        Ok(())
+    } else {
+        Err(crate::CoreError::NotFound)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -266,16 +266,14 @@ fn sign_count(passkey: &Passkey) -> i64 {
 }
 
 pub async fn rename(conn: &mut AnyConnection, user: Uuid, id: Uuid, name: &str) -> CoreResult<()> {
-    let result = sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2 AND user_id = $3")
-        .bind(name)
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .execute(conn)
-        .await?;
-    if result.rows_affected() != 1 {
-        return Err(CoreError::NotFound);
-    }
-    Ok(())
+    crate::db::one_row(
+        sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2 AND user_id = $3")
+            .bind(name)
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(conn)
+            .await?,
+    )
 }
 
 pub async fn delete(conn: &mut AnyConnection, user: Uuid, id: Uuid) -> CoreResult<String> {
