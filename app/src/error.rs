@@ -19,6 +19,12 @@ pub enum AppError {
     NeedsSetup,
     #[error("You do not have access to that.")]
     Forbidden,
+    /// A change from the console needs the password and second factor again first.
+    #[error("Confirm it's you: enter your password and your second step again to make changes.")]
+    StepUpRequired,
+    /// Changes from the console need the person's own two-step authentication.
+    #[error("Set up two-step authentication for your own account to make changes here.")]
+    TwoFactorRequired,
     #[error("This request did not come from Tessera's own pages and was refused.")]
     CrossOrigin,
     #[error("Email or password is wrong.")]
@@ -54,10 +60,12 @@ pub enum AppError {
 impl AppError {
     pub fn status(&self) -> u16 {
         match self {
-            AppError::SignedOut | AppError::InvalidCredentials => 401,
-            AppError::NeedsSecondFactor
-            | AppError::NeedsSetup
+            // A half session is not signed in yet.
+            AppError::SignedOut | AppError::InvalidCredentials | AppError::NeedsSecondFactor => 401,
+            AppError::NeedsSetup
             | AppError::Forbidden
+            | AppError::StepUpRequired
+            | AppError::TwoFactorRequired
             | AppError::CrossOrigin
             | AppError::WrongCurrentPassword => 403,
             AppError::Throttled { .. } => 429,

@@ -58,28 +58,59 @@ impl std::fmt::Display for Email {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a person may do. Staff use Tessera to sign in; the console is for the other three:
+/// admins may do everything, helpdesk members look after staff (reminders, unlocks,
+/// resets — never of admins or other helpdesk members, never policy or roles), auditors
+/// only look (users, audit, report, exports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
+    Helpdesk,
+    Auditor,
     Staff,
 }
 
 impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Helpdesk, Role::Auditor, Role::Staff];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
+            Role::Helpdesk => "helpdesk",
+            Role::Auditor => "auditor",
             Role::Staff => "staff",
         }
     }
 
-    pub fn parse(s: &str) -> CoreResult<Role> {
-        match s {
-            "admin" => Ok(Role::Admin),
-            "staff" => Ok(Role::Staff),
-            _ => Err(CoreError::invalid("role", "Role must be admin or staff.")),
+    /// The role as people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::Helpdesk => "Helpdesk",
+            Role::Auditor => "Auditor",
+            Role::Staff => "Staff",
         }
     }
+
+    pub fn parse(s: &str) -> CoreResult<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| {
+                CoreError::invalid("role", "Role must be admin, helpdesk, auditor or staff.")
+            })
+    }
+
+    /// Whether this role opens the admin console at all.
+    pub fn uses_console(self) -> bool {
+        self != Role::Staff
+    }
+}
+
+/// A display name as the users list sorts and searches it.
+pub fn name_key(display_name: &str) -> String {
+    display_name.to_lowercase()
 }
 
 pub fn validate_display_name(input: &str) -> CoreResult<String> {
@@ -202,12 +233,13 @@ pub async fn insert_user(
 ) -> CoreResult<Uuid> {
     let id = Uuid::new_v4();
     let result = sqlx::query(
-        "INSERT INTO users (id, email, display_name, role, password_hash, created_at, password_changed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (email) DO NOTHING",
+        "INSERT INTO users (id, email, display_name, name_key, role, password_hash, created_at, password_changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (email) DO NOTHING",
     )
     .bind(id.to_string())
     .bind(new.email.as_str())
     .bind(new.display_name)
+    .bind(name_key(new.display_name))
     .bind(new.role.as_str())
     .bind(new.password_hash)
     .bind(now)
@@ -271,6 +303,16 @@ pub async fn set_password_hash(
             .execute(conn)
             .await?,
     )
+}
+
+/// The user's session became a full one: the "last sign-in" the console shows.
+pub async fn record_sign_in(conn: &mut AnyConnection, user: Uuid, now: UnixTime) -> CoreResult<()> {
+    sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(user.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Takes the user's row lock for the rest of the transaction, so a decision about the

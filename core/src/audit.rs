@@ -35,6 +35,8 @@ pub enum AuditKind {
     PasskeyPossiblyCloned,
     /// The organisation's "require two-step authentication" setting changed.
     TwoFactorPolicyChanged,
+    /// Someone proved themselves again (password and second factor) before console changes.
+    SteppedUp,
 }
 
 impl AuditKind {
@@ -61,6 +63,7 @@ impl AuditKind {
             AuditKind::PasskeyRemoved => "passkey_removed",
             AuditKind::PasskeyPossiblyCloned => "passkey_possibly_cloned",
             AuditKind::TwoFactorPolicyChanged => "two_factor_policy_changed",
+            AuditKind::SteppedUp => "stepped_up",
         }
     }
 }

@@ -182,4 +182,82 @@ mod tests {
         assert_eq!(super::sqlite_path("sqlite:t.db").as_deref(), Some("t.db"));
         assert_eq!(super::sqlite_path("sqlite::memory:"), None);
     }
+
+    /// Migration 0005 rebuilds `users` (SQLite cannot change a CHECK in place). On a
+    /// database that already has people, sessions, passkeys and codes, every row survives,
+    /// still joined to its user, and the new roles are accepted.
+    #[tokio::test]
+    async fn the_console_migration_keeps_every_user_and_what_refers_to_them() {
+        use sqlx::Row as _;
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("migrations");
+        std::fs::create_dir(&before).unwrap();
+        let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/sqlite");
+        for entry in std::fs::read_dir(&all).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.as_str() < "0005" {
+                std::fs::copy(&path, before.join(name)).unwrap();
+            }
+        }
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(before.as_path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        for sql in [
+            "INSERT INTO users (id, email, display_name, role, created_at) VALUES ('u1', 'ann@c.org', 'Ann Lee', 'admin', 1)",
+            "INSERT INTO users (id, email, display_name, role, created_at) VALUES ('u2', 'bo@c.org', 'Bo', 'staff', 2)",
+            "INSERT INTO sessions (id_hash, user_id, state, created_at, last_seen_at, client_addr, user_agent) VALUES ('h', 'u1', 'full', 1, 1, '', '')",
+            "INSERT INTO backup_codes (user_id, lookup, code_hash, created_at) VALUES ('u2', 'l', 'h', 1)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let db = super::Db::connect(&url).await.unwrap();
+        let pool = db.pool();
+        let rows = sqlx::query("SELECT id, email, name_key, role FROM users ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        let users: Vec<(String, String, String, String)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        assert_eq!(
+            users,
+            [
+                ("u1".into(), "ann@c.org".into(), "ann lee".into(), "admin".into()),
+                ("u2".into(), "bo@c.org".into(), "bo".into(), "staff".into()),
+            ]
+        );
+        let joined: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM sessions JOIN users ON users.id = sessions.user_id) \
+                  + (SELECT COUNT(*) FROM backup_codes JOIN users ON users.id = backup_codes.user_id)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(joined, 2, "sessions and codes still belong to their users");
+        sqlx::query("UPDATE users SET role = 'auditor' WHERE id = 'u2'")
+            .execute(pool)
+            .await
+            .unwrap();
+        // Foreign keys are on again: deleting a user still takes their rows with it.
+        sqlx::query("DELETE FROM users WHERE id = 'u1'")
+            .execute(pool)
+            .await
+            .unwrap();
+        let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(sessions, 0);
+        db.close().await;
+    }
 }

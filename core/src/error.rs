@@ -28,6 +28,13 @@ pub enum CoreError {
     Busy,
     #[error("not found")]
     NotFound,
+    /// A change from the console needs a fresh step-up (password and second factor within
+    /// the last ten minutes) first.
+    #[error("confirm it's you first")]
+    StepUpRequired,
+    /// Changes from the console need the person's own two-step authentication.
+    #[error("set up two-step authentication to make changes")]
+    TwoFactorRequired,
     /// The session is missing, expired or revoked.
     #[error("session expired or signed out")]
     SessionEnded,

@@ -12,11 +12,13 @@ use sha2::{Digest as _, Sha256};
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use crate::accounts::Organisation;
+use crate::accounts::{Organisation, Role};
 use crate::{CoreError, CoreResult, UnixTime};
 
 /// A half session (password done, second factor not) lives at most this long.
 pub const SECOND_FACTOR_WINDOW_SECS: i64 = 10 * 60;
+/// A step-up (password and second factor again) lets the console make changes this long.
+pub const STEP_UP_WINDOW_SECS: i64 = 10 * 60;
 /// `last_seen_at` is written at most this often, so reads do not each cost a write.
 pub const TOUCH_EVERY_SECS: i64 = 60;
 
@@ -90,8 +92,20 @@ pub enum Access {
     Enrol,
     /// A fully signed-in user.
     Full,
-    /// A fully signed-in admin.
-    Admin,
+    /// A fully signed-in user in one of these roles: the admin console.
+    Roles(&'static [Role]),
+}
+
+/// Who may use what in the console.
+pub mod roles {
+    use crate::accounts::Role;
+
+    /// Admins only: the default for every console page and server function.
+    pub const ADMIN: &[Role] = &[Role::Admin];
+    /// Looking after staff: reminders, unlocks, resets.
+    pub const HELPDESK: &[Role] = &[Role::Admin, Role::Helpdesk];
+    /// Looking: the users list and a user's page, the audit trail, the report.
+    pub const CONSOLE: &[Role] = &[Role::Admin, Role::Helpdesk, Role::Auditor];
 }
 
 /// Why the guard said no; decides 401 (sign in again) against 403 (not for you).
@@ -104,10 +118,7 @@ pub enum Refusal {
 }
 
 /// The guard's decision, pure: a session state (or none) and a role against a need.
-pub fn authorize(
-    session: Option<(SessionState, bool /* is_admin */)>,
-    need: Access,
-) -> Result<(), Refusal> {
+pub fn authorize(session: Option<(SessionState, Role)>, need: Access) -> Result<(), Refusal> {
     use SessionState::*;
     match (need, session) {
         (Access::Public, _) => Ok(()),
@@ -118,13 +129,13 @@ pub fn authorize(
         (Access::SecondFactor | Access::Setup, Some(_)) => Err(Refusal::NotAllowed),
         (Access::Enrol, Some((Full | NeedsSetup, _))) => Ok(()),
         (Access::Enrol, Some((NeedsSecondFactor, _))) => Err(Refusal::NeedsSecondFactor),
-        (Access::Full | Access::Admin, Some((NeedsSecondFactor, _))) => {
+        (Access::Full | Access::Roles(_), Some((NeedsSecondFactor, _))) => {
             Err(Refusal::NeedsSecondFactor)
         }
-        (Access::Full | Access::Admin, Some((NeedsSetup, _))) => Err(Refusal::NeedsSetup),
+        (Access::Full | Access::Roles(_), Some((NeedsSetup, _))) => Err(Refusal::NeedsSetup),
         (Access::Full, Some((Full, _))) => Ok(()),
-        (Access::Admin, Some((Full, true))) => Ok(()),
-        (Access::Admin, Some((Full, false))) => Err(Refusal::NotAllowed),
+        (Access::Roles(allowed), Some((Full, role))) if allowed.contains(&role) => Ok(()),
+        (Access::Roles(_), Some((Full, _))) => Err(Refusal::NotAllowed),
     }
 }
 
@@ -172,6 +183,8 @@ pub struct Session {
     pub persistent: bool,
     pub created_at: UnixTime,
     pub last_seen_at: UnixTime,
+    /// When the person last proved themselves again in this session (step-up).
+    pub stepped_up_at: Option<UnixTime>,
 }
 
 /// Limits that apply to a session, from the organisation's settings.
@@ -204,6 +217,12 @@ impl Session {
 
     pub fn needs_touch(&self, now: UnixTime) -> bool {
         now - self.last_seen_at >= TOUCH_EVERY_SECS
+    }
+
+    /// Whether a step-up in this session is recent enough for a change from the console.
+    pub fn stepped_up_recently(&self, now: UnixTime) -> bool {
+        self.stepped_up_at
+            .is_some_and(|at| now - at <= STEP_UP_WINDOW_SECS && at <= now)
     }
 }
 
@@ -239,7 +258,7 @@ pub async fn create(
 
 pub async fn load(conn: &mut AnyConnection, token: &SessionToken) -> CoreResult<Option<Session>> {
     let row = sqlx::query(
-        "SELECT id_hash, user_id, state, persistent, created_at, last_seen_at \
+        "SELECT id_hash, user_id, state, persistent, created_at, last_seen_at, stepped_up_at \
          FROM sessions WHERE id_hash = $1",
     )
     .bind(token.hash())
@@ -254,6 +273,7 @@ pub async fn load(conn: &mut AnyConnection, token: &SessionToken) -> CoreResult<
             persistent: r.try_get::<i64, _>("persistent")? != 0,
             created_at: r.try_get("created_at")?,
             last_seen_at: r.try_get("last_seen_at")?,
+            stepped_up_at: r.try_get("stepped_up_at")?,
         })
     })
     .transpose()
@@ -271,6 +291,23 @@ pub async fn touch(conn: &mut AnyConnection, id_hash: &str, now: UnixTime) -> Co
 /// Replaces a session's id and moves it to `state`, keeping its start time (the absolute
 /// lifetime counts from the first sign-in step). Fails if the old id is already gone, so
 /// two racing step-ups cannot both succeed.
+/// The person proved themselves again in this session: changes from the console are open
+/// to it for [`STEP_UP_WINDOW_SECS`]. Only a live full session can be stepped up.
+pub async fn record_step_up(
+    conn: &mut AnyConnection,
+    id_hash: &str,
+    now: UnixTime,
+) -> CoreResult<()> {
+    crate::db::one_row(
+        sqlx::query("UPDATE sessions SET stepped_up_at = $1 WHERE id_hash = $2 AND state = 'full'")
+            .bind(now)
+            .bind(id_hash)
+            .execute(conn)
+            .await?,
+    )
+    .map_err(|_| CoreError::SessionEnded)
+}
+
 pub async fn rotate(
     conn: &mut AnyConnection,
     old: &Session,
@@ -348,28 +385,58 @@ mod tests {
         assert_eq!(authorize(None, Public), Ok(()));
         assert_eq!(authorize(None, Full), Err(Refusal::SignedOut));
         assert_eq!(authorize(None, AnySession), Err(Refusal::SignedOut));
-        let half = Some((NeedsSecondFactor, true));
+        let half = Some((NeedsSecondFactor, Role::Admin));
         assert_eq!(authorize(half, SecondFactor), Ok(()));
         assert_eq!(authorize(half, Full), Err(Refusal::NeedsSecondFactor));
-        assert_eq!(authorize(half, Admin), Err(Refusal::NeedsSecondFactor));
+        assert_eq!(
+            authorize(half, Roles(roles::ADMIN)),
+            Err(Refusal::NeedsSecondFactor)
+        );
         assert_eq!(authorize(half, Setup), Err(Refusal::NotAllowed));
         assert_eq!(authorize(half, AnySession), Ok(()));
-        let setup = Some((NeedsSetup, false));
+        let setup = Some((NeedsSetup, Role::Staff));
         assert_eq!(authorize(setup, Setup), Ok(()));
         assert_eq!(authorize(setup, Full), Err(Refusal::NeedsSetup));
         assert_eq!(authorize(setup, Enrol), Ok(()));
         assert_eq!(authorize(half, Enrol), Err(Refusal::NeedsSecondFactor));
-        assert_eq!(authorize(Some((SessionState::Full, false)), Enrol), Ok(()));
-        assert_eq!(authorize(Some((SessionState::Full, false)), Full), Ok(()));
+        let staff = Some((SessionState::Full, Role::Staff));
+        assert_eq!(authorize(staff, Enrol), Ok(()));
+        assert_eq!(authorize(staff, Full), Ok(()));
+        for console in [roles::ADMIN, roles::HELPDESK, roles::CONSOLE] {
+            assert_eq!(authorize(staff, Roles(console)), Err(Refusal::NotAllowed));
+        }
+        let auditor = Some((SessionState::Full, Role::Auditor));
+        assert_eq!(authorize(auditor, Roles(roles::CONSOLE)), Ok(()));
         assert_eq!(
-            authorize(Some((SessionState::Full, false)), Admin),
+            authorize(auditor, Roles(roles::HELPDESK)),
             Err(Refusal::NotAllowed)
         );
-        assert_eq!(authorize(Some((SessionState::Full, true)), Admin), Ok(()));
         assert_eq!(
-            authorize(Some((SessionState::Full, true)), SecondFactor),
+            authorize(auditor, Roles(roles::ADMIN)),
             Err(Refusal::NotAllowed)
         );
+        let helpdesk = Some((SessionState::Full, Role::Helpdesk));
+        assert_eq!(authorize(helpdesk, Roles(roles::HELPDESK)), Ok(()));
+        assert_eq!(
+            authorize(helpdesk, Roles(roles::ADMIN)),
+            Err(Refusal::NotAllowed)
+        );
+        let admin = Some((SessionState::Full, Role::Admin));
+        for console in [roles::ADMIN, roles::HELPDESK, roles::CONSOLE] {
+            assert_eq!(authorize(admin, Roles(console)), Ok(()));
+        }
+        assert_eq!(authorize(admin, SecondFactor), Err(Refusal::NotAllowed));
+    }
+
+    #[test]
+    fn a_step_up_lasts_ten_minutes() {
+        let mut s = session(Full, 0, 0);
+        assert!(!s.stepped_up_recently(100), "never stepped up");
+        s.stepped_up_at = Some(1000);
+        assert!(s.stepped_up_recently(1000));
+        assert!(s.stepped_up_recently(1000 + STEP_UP_WINDOW_SECS));
+        assert!(!s.stepped_up_recently(1000 + STEP_UP_WINDOW_SECS + 1));
+        assert!(!s.stepped_up_recently(999), "not from the future");
     }
 
     fn session(state: SessionState, created_at: i64, last_seen_at: i64) -> Session {
@@ -380,6 +447,7 @@ mod tests {
             persistent: false,
             created_at,
             last_seen_at,
+            stepped_up_at: None,
         }
     }
 

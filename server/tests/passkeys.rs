@@ -247,7 +247,7 @@ async fn replayed_foreign_expired_and_wrong_origin_assertions_are_refused() {
         )
         .await;
     assert_eq!(a.status, 422, "another user's ceremony: {a:?}");
-    assert_eq!(admin_half.me().await.status, 403);
+    assert_eq!(admin_half.me().await.status, 401, "still a half session");
     app.stop().await;
 }
 
@@ -506,7 +506,7 @@ async fn a_counter_that_goes_backwards_is_refused_audited_and_mailed() {
             .is_some_and(|m| m.contains("passkey was not accepted")),
         "{refused:?}"
     );
-    assert_eq!(c.me().await.status, 403, "still a half session");
+    assert_eq!(c.me().await.status, 401, "still a half session");
     assert_eq!(
         app.audit_kinds().await.last().map(String::as_str),
         Some("passkey_possibly_cloned")
@@ -590,7 +590,7 @@ async fn a_counter_behind_a_use_recorded_meanwhile_is_refused() {
         )
         .await;
     assert_eq!(refused.status, 422, "{refused:?}");
-    assert_eq!(c.me().await.status, 403);
+    assert_eq!(c.me().await.status, 401, "still a half session");
     assert_eq!(
         app.audit_kinds().await.last().map(String::as_str),
         Some("second_factor_failed")
@@ -720,7 +720,7 @@ async fn an_assertion_made_inside_another_sites_frame_is_refused() {
         framed.status, 422,
         "a cross-origin answer was accepted: {framed:?}"
     );
-    assert_eq!(c.me().await.status, 403, "still a half session");
+    assert_eq!(c.me().await.status, 401, "still a half session");
     assert_eq!(
         failed_second_steps(&app).await,
         before + 1,

@@ -46,6 +46,8 @@ impl From<CoreError> for AppError {
                 message: "That was not found.".into(),
             },
             CoreError::SessionEnded => AppError::SignedOut,
+            CoreError::StepUpRequired => AppError::StepUpRequired,
+            CoreError::TwoFactorRequired => AppError::TwoFactorRequired,
             CoreError::SetupTokenInvalid => AppError::Invalid {
                 field: "token".into(),
                 message: SETUP_LINK_INVALID.into(),

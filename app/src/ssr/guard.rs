@@ -4,7 +4,9 @@
 //! a server function ([`api`]) and every page load ([`pages`]) is checked against the
 //! access its path needs. Server functions not listed in [`ENDPOINTS`] and pages not
 //! listed in [`access_for_page`] need a full session, so a new one is closed until someone
-//! opens it here on purpose.
+//! opens it here on purpose. The admin console is a wing of its own: its server functions
+//! live under `/api/admin/` and its pages under `/admin`, and both are for admins only
+//! unless named here for helpdesk members or auditors too.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::*;
 use server_fn::ServerFn;
 use tessera_core::service::ClientInfo;
-use tessera_core::session::{authorize, Access, Refusal, SessionState};
+use tessera_core::session::{authorize, roles, Access, Refusal, SessionState};
 
 use super::{AppState, CurrentCaller};
 use crate::api::{account, passkeys as pk, setup, two_factor as tf};
@@ -60,12 +62,25 @@ fn endpoints() -> [(&'static str, Access); 13] {
 pub static ENDPOINTS: std::sync::LazyLock<Vec<(&'static str, Access)>> =
     std::sync::LazyLock::new(|| endpoints().to_vec());
 
+/// The console's server functions, under this prefix: admins only unless listed.
+pub const CONSOLE_API: &str = "/api/admin/";
+/// The console's pages, under this prefix: admins only unless listed.
+pub const CONSOLE_PAGES: &str = "/admin";
+
 pub fn access_for_endpoint(path: &str) -> Access {
     ENDPOINTS
         .iter()
         .find(|(p, _)| *p == path)
         .map(|(_, a)| *a)
-        .unwrap_or(Access::Full)
+        .unwrap_or(if path.starts_with(CONSOLE_API) {
+            Access::Roles(roles::ADMIN)
+        } else {
+            Access::Full
+        })
+}
+
+fn is_console_page(path: &str) -> bool {
+    path == CONSOLE_PAGES || path.starts_with("/admin/")
 }
 
 /// What a page path needs. Default deny: only the pages named here are open to less than
@@ -77,6 +92,7 @@ pub fn access_for_page(path: &str) -> Access {
         "/signin" | "/setup" => Access::Public,
         "/signin/verify" => Access::SecondFactor,
         "/setup-2fa" => Access::Setup,
+        _ if is_console_page(path) => Access::Roles(roles::ADMIN),
         _ => Access::Full,
     }
 }
@@ -127,12 +143,7 @@ fn refusal_error(refusal: Refusal) -> AppError {
 }
 
 fn decide(caller: &CurrentCaller, need: Access) -> Result<(), Refusal> {
-    let session = caller.0.as_ref().map(|c| {
-        (
-            c.session.state,
-            c.user.role == tessera_core::accounts::Role::Admin,
-        )
-    });
+    let session = caller.0.as_ref().map(|c| (c.session.state, c.user.role));
     authorize(session, need)
 }
 
@@ -236,6 +247,9 @@ pub async fn pages(req: Request, next: Next) -> Response {
             let ended = req.extensions().get::<SessionEnded>().is_some_and(|e| e.0);
             Redirect::to(if ended { "/signin?ended=1" } else { "/signin" }).into_response()
         }
+        // Signed in fully, but not in a role this page is for (a staff member on a console
+        // page): said plainly, with the status that means it.
+        Err(Refusal::NotAllowed) if is_console_page(path) => forbidden_page(),
         Err(_) => {
             let state = caller
                 .0
@@ -245,6 +259,23 @@ pub async fn pages(req: Request, next: Next) -> Response {
             Redirect::to(home_for(state)).into_response()
         }
     }
+}
+
+/// A 403 page for someone signed in whose role does not open a page.
+fn forbidden_page() -> Response {
+    let body = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+        <title>No access · Tessera</title><link rel=\"stylesheet\" href=\"/pkg/tessera.css\"></head>\
+        <body><main id=\"main\" class=\"page\"><section class=\"card narrow\">\
+        <h1>You do not have access to this page</h1>\
+        <p>It is for the organisation's administrators. Ask one of them if you need it.</p>\
+        <p><a href=\"/\">Go to your account</a></p></section></main></body></html>";
+    (
+        http::StatusCode::FORBIDDEN,
+        [(http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 /// Every server function call: refuse what the session may not call, run the rest, and
@@ -337,5 +368,18 @@ mod tests {
         for closed in ["/", "/security", "/SECURITY", "/password", "/anything-new"] {
             assert_eq!(access_for_page(closed), Access::Full, "{closed}");
         }
+    }
+
+    /// The console's pages and server functions are for admins unless named: a new one is
+    /// closed to staff, helpdesk and auditors alike until someone opens it on purpose.
+    #[test]
+    fn the_console_is_for_admins_unless_named() {
+        let admins = Access::Roles(roles::ADMIN);
+        for page in ["/admin", "/admin/anything-new", "/admin/users/x/y"] {
+            assert_eq!(access_for_page(page), admins, "{page}");
+        }
+        assert_eq!(access_for_page("/administrator"), Access::Full);
+        assert_eq!(access_for_endpoint("/api/admin/anything_new"), admins);
+        assert_eq!(access_for_endpoint("/api/anything_new"), Access::Full);
     }
 }

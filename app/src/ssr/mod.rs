@@ -152,6 +152,7 @@ mod tests {
                     persistent: false,
                     created_at: 0,
                     last_seen_at: 0,
+                    stepped_up_at: None,
                 },
                 user: User {
                     id: user_id,

@@ -175,7 +175,10 @@ pub(super) async fn factor_added(
         backup_codes = Some(plain);
     }
     let new_session = match caller.session.state.after_setup() {
-        Some(state) => Some(session::rotate(tx, &caller.session, state, now).await?),
+        Some(state) => {
+            accounts::record_sign_in(tx, caller.user.id, now).await?;
+            Some(session::rotate(tx, &caller.session, state, now).await?)
+        }
         None => None,
     };
     Ok(FactorAdded {

@@ -61,6 +61,49 @@ enum ProofRefused {
     CounterOvertaken,
 }
 
+/// A second factor proven and its use recorded (see [`Tessera::prove`]).
+pub(super) struct Proven {
+    /// How, for the audit record: "authenticator code", "passkey", "backup code; 7 left".
+    pub detail: String,
+    /// Set when a backup code was spent: how many are left.
+    pub backup_codes_left: Option<i64>,
+}
+
+/// When a backup code was spent, the user is told (and reminded to make new ones when few
+/// are left), in the transaction that spent it. `what` is what it was used for ("sign in",
+/// "confirm a change").
+pub(super) async fn tell_of_backup_code(
+    tx: &mut crate::db::Tx,
+    caller: &Caller,
+    client: &ClientInfo,
+    proven: &Proven,
+    what: &str,
+    now: crate::UnixTime,
+) -> CoreResult<()> {
+    let Some(left) = proven.backup_codes_left else {
+        return Ok(());
+    };
+    mail::enqueue(
+        tx,
+        &notice(
+            &caller.user,
+            &format!("A backup code was used to {what} to your Tessera account"),
+            &format!(
+                "A backup code was used to {what} on {} from {}. You have {left} unused code(s) left.{}",
+                crate::clock::format_utc(now),
+                client.addr,
+                if left <= backup_codes::LOW {
+                    " Create new ones in your profile soon."
+                } else {
+                    ""
+                }
+            ),
+        ),
+        now,
+    )
+    .await
+}
+
 /// A proof that checked out, before its use is recorded.
 enum Method {
     /// The app's time step.
@@ -72,12 +115,13 @@ enum Method {
 }
 
 impl Tessera {
-    /// The challenge for signing in with one of the caller's passkeys (second step).
+    /// The challenge for proving the second factor with one of the caller's passkeys: at
+    /// the second sign-in step, or for a step-up in a full session.
     pub async fn begin_passkey_sign_in(
         &self,
         caller: &Caller,
     ) -> CoreResult<(Uuid, RequestChallengeResponse)> {
-        if caller.session.state != SessionState::NeedsSecondFactor {
+        if caller.session.state == SessionState::NeedsSetup {
             return Err(CoreError::SessionEnded);
         }
         let passkeys: Vec<Passkey> = self
@@ -122,6 +166,41 @@ impl Tessera {
         let Some(next_state) = caller.session.state.after_second_factor() else {
             return Err(CoreError::SessionEnded);
         };
+        let (mut tx, proven) = self.prove(caller, proof, client, "second step").await?;
+        let now = self.now();
+        let token = session::rotate(&mut tx, &caller.session, next_state, now).await?;
+        crate::accounts::record_sign_in(&mut tx, caller.user.id, now).await?;
+        let kind = match proven.backup_codes_left {
+            None => AuditKind::SecondFactorSucceeded,
+            Some(_) => AuditKind::BackupCodeUsed,
+        };
+        audit::record(
+            &mut tx,
+            event(kind, caller, client).detail(&proven.detail),
+            now,
+        )
+        .await?;
+        tell_of_backup_code(&mut tx, caller, client, &proven, "sign in", now).await?;
+        tx.commit().await?;
+        Ok(SecondStepOutcome {
+            token,
+            backup_codes_left: proven.backup_codes_left,
+        })
+    }
+
+    /// Checks a second-factor proof of the caller's and records its use: counted against
+    /// the account before it is checked, then final only by its compare-and-set (the
+    /// app's watermark moves forward, the code is spent, the passkey's counter moves
+    /// forward). On success the use is recorded in the returned transaction, which the
+    /// caller completes with what the proof was for; a refusal is recorded and committed
+    /// here. `purpose` names it in the records ("second step", "step-up").
+    pub(super) async fn prove(
+        &self,
+        caller: &Caller,
+        proof: Proof,
+        client: &ClientInfo,
+        purpose: &str,
+    ) -> CoreResult<(crate::db::Tx, Proven)> {
         let user = &caller.user;
         let key = user.id.to_string();
         let counted = {
@@ -137,7 +216,7 @@ impl Tessera {
                     audit::record(
                         &mut tx,
                         event(AuditKind::SignInThrottled, caller, client)
-                            .detail("second step refused unchecked: too many failures"),
+                            .detail(format!("{purpose} refused unchecked: too many failures")),
                         self.now(),
                     )
                     .await?;
@@ -176,8 +255,6 @@ impl Tessera {
                     .await?)
             }
         };
-        // Only now is the use final, and each by compare-and-set: the watermark moves
-        // forward, the code is spent, the passkey's counter moves forward.
         let (won, left) = match &method {
             Method::Totp(step) => (
                 store::advance_totp_watermark(&mut tx, user.id, *step, now).await?,
@@ -206,39 +283,18 @@ impl Tessera {
                 .await?);
         }
         throttle::clear(&mut tx, Scope::SecondFactorAccount, &key).await?;
-        let token = session::rotate(&mut tx, &caller.session, next_state, now).await?;
         let detail = match (&method, left) {
             (Method::Backup(_), Some(left)) => format!("backup code; {left} left"),
             (Method::Passkey(..), _) => "passkey".to_string(),
             _ => "authenticator code".to_string(),
         };
-        let kind = match method {
-            Method::Totp(_) | Method::Passkey(..) => AuditKind::SecondFactorSucceeded,
-            Method::Backup(_) => AuditKind::BackupCodeUsed,
-        };
-        audit::record(&mut tx, event(kind, caller, client).detail(detail), now).await?;
-        if let Some(left) = left {
-            mail::enqueue(
-                &mut tx,
-                &notice(
-                    user,
-                    "A backup code was used to sign in to your Tessera account",
-                    &format!(
-                        "A backup code was used to sign in on {} from {}. You have {left} unused code(s) left.{}",
-                        crate::clock::format_utc(now),
-                        client.addr,
-                        if left <= backup_codes::LOW { " Create new ones in your profile soon." } else { "" }
-                    ),
-                ),
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(SecondStepOutcome {
-            token,
-            backup_codes_left: left,
-        })
+        Ok((
+            tx,
+            Proven {
+                detail,
+                backup_codes_left: left,
+            },
+        ))
     }
 
     /// A refused second step: its audit record (a possibly copied passkey is its own kind,

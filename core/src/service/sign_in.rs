@@ -130,6 +130,9 @@ impl Tessera {
             .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
         let state =
             SessionState::after_password(user.two_factor_enabled, organisation.require_two_factor);
+        if state == SessionState::Full {
+            accounts::record_sign_in(&mut tx, user.id, now).await?;
+        }
         // "Remember me" never outlives the browser for accounts with a second factor.
         let persistent = remember && !user.two_factor_enabled;
         let token = session::create(
