@@ -19,6 +19,9 @@ pub enum AppError {
     NeedsSetup,
     #[error("You do not have access to that.")]
     Forbidden,
+    /// Not this person's to do, with the reason (their own account, not their role's).
+    #[error("{message}")]
+    NotPermitted { message: String },
     /// A change from the console needs the password and second factor again first.
     #[error("Confirm it's you: enter your password and your second step again to make changes.")]
     StepUpRequired,
@@ -64,6 +67,7 @@ impl AppError {
             AppError::SignedOut | AppError::InvalidCredentials | AppError::NeedsSecondFactor => 401,
             AppError::NeedsSetup
             | AppError::Forbidden
+            | AppError::NotPermitted { .. }
             | AppError::StepUpRequired
             | AppError::TwoFactorRequired
             | AppError::CrossOrigin

@@ -54,6 +54,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/security") view=pages::security::SecurityPage/>
                 <Route path=path!("/signin/verify") view=pages::verify::VerifyPage/>
                 <Route path=path!("/setup-2fa") view=pages::setup_two_factor::SetupTwoFactorPage/>
+                <Route path=path!("/admin") view=pages::admin::users::UsersPage/>
+                <Route path=path!("/admin/users") view=pages::admin::users::UsersPage/>
+                <Route path=path!("/admin/users/:id") view=pages::admin::user::UserDetailPage/>
             </Routes>
         </Router>
     }

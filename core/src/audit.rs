@@ -37,6 +37,19 @@ pub enum AuditKind {
     TwoFactorPolicyChanged,
     /// Someone proved themselves again (password and second factor) before console changes.
     SteppedUp,
+    /// An admin or helpdesk member reset a user's two-step authentication (with a reason).
+    TwoFactorReset,
+    /// A reset user gave the setup code and may enrol again.
+    SetupCodeUsed,
+    UserDisabled,
+    UserEnabled,
+    RoleChanged,
+    /// A lock from failed attempts was lifted from the console.
+    UserUnlocked,
+    /// A user's sessions were ended from the console.
+    SessionsEnded,
+    /// A reminder to set up two-step authentication was sent.
+    ReminderSent,
 }
 
 impl AuditKind {
@@ -64,6 +77,14 @@ impl AuditKind {
             AuditKind::PasskeyPossiblyCloned => "passkey_possibly_cloned",
             AuditKind::TwoFactorPolicyChanged => "two_factor_policy_changed",
             AuditKind::SteppedUp => "stepped_up",
+            AuditKind::TwoFactorReset => "two_factor_reset",
+            AuditKind::SetupCodeUsed => "setup_code_used",
+            AuditKind::UserDisabled => "user_disabled",
+            AuditKind::UserEnabled => "user_enabled",
+            AuditKind::RoleChanged => "role_changed",
+            AuditKind::UserUnlocked => "user_unlocked",
+            AuditKind::SessionsEnded => "sessions_ended",
+            AuditKind::ReminderSent => "reminder_sent",
         }
     }
 }
@@ -157,18 +178,35 @@ pub async fn recent(conn: &mut AnyConnection, limit: i64) -> CoreResult<Vec<Audi
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AuditRecord {
-                id: r.try_get("id")?,
-                at: r.try_get("at")?,
-                kind: r.try_get("kind")?,
-                actor_id: r.try_get("actor_id")?,
-                subject_id: r.try_get("subject_id")?,
-                subject: r.try_get("subject")?,
-                client_addr: r.try_get("client_addr")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
+    rows.iter().map(record_from).collect()
+}
+
+/// The newest `limit` records about one user (as subject), newest first.
+pub async fn about(
+    conn: &mut AnyConnection,
+    user: Uuid,
+    limit: i64,
+) -> CoreResult<Vec<AuditRecord>> {
+    let rows = sqlx::query(
+        "SELECT id, at, kind, actor_id, subject_id, subject, client_addr, detail \
+         FROM audit_log WHERE subject_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+    )
+    .bind(user.to_string())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(record_from).collect()
+}
+
+fn record_from(r: &sqlx::any::AnyRow) -> CoreResult<AuditRecord> {
+    Ok(AuditRecord {
+        id: r.try_get("id")?,
+        at: r.try_get("at")?,
+        kind: r.try_get("kind")?,
+        actor_id: r.try_get("actor_id")?,
+        subject_id: r.try_get("subject_id")?,
+        subject: r.try_get("subject")?,
+        client_addr: r.try_get("client_addr")?,
+        detail: r.try_get("detail")?,
+    })
 }

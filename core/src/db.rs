@@ -232,7 +232,12 @@ mod tests {
         assert_eq!(
             users,
             [
-                ("u1".into(), "ann@c.org".into(), "ann lee".into(), "admin".into()),
+                (
+                    "u1".into(),
+                    "ann@c.org".into(),
+                    "ann lee".into(),
+                    "admin".into()
+                ),
                 ("u2".into(), "bo@c.org".into(), "bo".into(), "staff".into()),
             ]
         );

@@ -28,6 +28,9 @@ pub enum CoreError {
     Busy,
     #[error("not found")]
     NotFound,
+    /// The caller may not do this to this account (not their role's to touch, or their own).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// A change from the console needs a fresh step-up (password and second factor within
     /// the last ten minutes) first.
     #[error("confirm it's you first")]

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod backup_codes;
 pub mod clock;
 pub mod db;
+pub mod directory;
 pub mod error;
 pub mod in_flight;
 pub mod mail;
@@ -22,6 +23,7 @@ pub mod secret_box;
 pub mod service;
 pub mod session;
 pub mod setup;
+pub mod setup_codes;
 pub mod throttle;
 pub mod totp;
 

@@ -41,6 +41,15 @@ pub async fn enqueue(conn: &mut AnyConnection, mail: &Mail, now: UnixTime) -> Co
     Ok(())
 }
 
+/// Messages not yet sent (the console shows the queue).
+pub async fn waiting(conn: &mut AnyConnection) -> CoreResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
 /// Where mail goes.
 #[derive(Clone)]
 pub enum Transport {

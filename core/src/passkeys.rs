@@ -296,6 +296,15 @@ pub async fn delete_all(conn: &mut AnyConnection, user: Uuid) -> CoreResult<()> 
     Ok(())
 }
 
+/// The user's open passkey prompts (registration or sign-in), all of them.
+pub async fn delete_ceremonies(conn: &mut AnyConnection, user: Uuid) -> CoreResult<()> {
+    sqlx::query("DELETE FROM webauthn_ceremonies WHERE user_id = $1")
+        .bind(user.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

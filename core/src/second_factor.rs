@@ -216,3 +216,19 @@ pub async fn delete_backup_codes(conn: &mut AnyConnection, user: Uuid) -> CoreRe
         .await?;
     Ok(())
 }
+
+/// Everything of the user's second factors: the app, an app being set up, backup codes.
+/// (Passkeys and their ceremonies are in [`crate::passkeys`].)
+pub async fn delete_everything(conn: &mut AnyConnection, user: Uuid) -> CoreResult<()> {
+    for sql in [
+        "DELETE FROM totp_credentials WHERE user_id = $1",
+        "DELETE FROM totp_enrolments WHERE user_id = $1",
+        "DELETE FROM backup_codes WHERE user_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(user.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

@@ -28,6 +28,9 @@ pub const TOUCH_EVERY_SECS: i64 = 60;
 pub enum SessionState {
     /// The password was right; a second factor is still owed.
     NeedsSecondFactor,
+    /// The password was right, and the user's two-step authentication was reset: the
+    /// one-time setup code from the helpdesk is owed before a new method can be set up.
+    NeedsSetupCode,
     /// The password was right, the organisation requires 2FA and the user has none: only
     /// the setup wizard is open.
     NeedsSetup,
@@ -39,6 +42,7 @@ impl SessionState {
     pub fn as_str(self) -> &'static str {
         match self {
             SessionState::NeedsSecondFactor => "needs_second_factor",
+            SessionState::NeedsSetupCode => "needs_setup_code",
             SessionState::NeedsSetup => "needs_setup",
             SessionState::Full => "full",
         }
@@ -47,6 +51,7 @@ impl SessionState {
     pub fn parse(s: &str) -> CoreResult<Self> {
         match s {
             "needs_second_factor" => Ok(SessionState::NeedsSecondFactor),
+            "needs_setup_code" => Ok(SessionState::NeedsSetupCode),
             "needs_setup" => Ok(SessionState::NeedsSetup),
             "full" => Ok(SessionState::Full),
             other => Err(CoreError::Internal(format!(
@@ -55,9 +60,16 @@ impl SessionState {
         }
     }
 
-    /// The state a session starts in once the password has been accepted.
-    pub fn after_password(has_two_factor: bool, organisation_requires_two_factor: bool) -> Self {
-        if has_two_factor {
+    /// The state a session starts in once the password has been accepted. A reset that
+    /// left a setup code waits for it first, whatever else is true.
+    pub fn after_password(
+        has_two_factor: bool,
+        organisation_requires_two_factor: bool,
+        owes_setup_code: bool,
+    ) -> Self {
+        if owes_setup_code {
+            SessionState::NeedsSetupCode
+        } else if has_two_factor {
             SessionState::NeedsSecondFactor
         } else if organisation_requires_two_factor {
             SessionState::NeedsSetup
@@ -69,6 +81,11 @@ impl SessionState {
     /// The state after a correct second factor; `None` if that step does not apply.
     pub fn after_second_factor(self) -> Option<Self> {
         (self == SessionState::NeedsSecondFactor).then_some(SessionState::Full)
+    }
+
+    /// The state after the reset's setup code was given; `None` if it does not apply.
+    pub fn after_setup_code(self) -> Option<Self> {
+        (self == SessionState::NeedsSetupCode).then_some(SessionState::NeedsSetup)
     }
 
     /// The state after the setup wizard enrolled a factor; `None` if it does not apply.
@@ -84,8 +101,11 @@ pub enum Access {
     Public,
     /// Only a half session that owes a second factor.
     SecondFactor,
-    /// Only a session that must set up 2FA before anything else.
+    /// Only a session that must set up 2FA before anything else (the wizard), including
+    /// one that still owes its setup code (the wizard's first step).
     Setup,
+    /// Only a session that owes a reset's setup code.
+    SetupCode,
     /// Any signed-in session, whatever its state (sign out).
     AnySession,
     /// Setting up a second factor: a fully signed-in user, or one in the setup wizard.
@@ -125,10 +145,20 @@ pub fn authorize(session: Option<(SessionState, Role)>, need: Access) -> Result<
         (_, None) => Err(Refusal::SignedOut),
         (Access::AnySession, Some(_)) => Ok(()),
         (Access::SecondFactor, Some((NeedsSecondFactor, _))) => Ok(()),
-        (Access::Setup, Some((NeedsSetup, _))) => Ok(()),
-        (Access::SecondFactor | Access::Setup, Some(_)) => Err(Refusal::NotAllowed),
+        (Access::Setup, Some((NeedsSetup | NeedsSetupCode, _))) => Ok(()),
+        (Access::SetupCode, Some((NeedsSetupCode, _))) => Ok(()),
+        // A half session is not signed in yet, whatever it asks for.
+        (Access::Setup | Access::SetupCode, Some((NeedsSecondFactor, _))) => {
+            Err(Refusal::NeedsSecondFactor)
+        }
+        (Access::SecondFactor | Access::Setup | Access::SetupCode, Some(_)) => {
+            Err(Refusal::NotAllowed)
+        }
         (Access::Enrol, Some((Full | NeedsSetup, _))) => Ok(()),
         (Access::Enrol, Some((NeedsSecondFactor, _))) => Err(Refusal::NeedsSecondFactor),
+        (Access::Enrol | Access::Full | Access::Roles(_), Some((NeedsSetupCode, _))) => {
+            Err(Refusal::NeedsSetup)
+        }
         (Access::Full | Access::Roles(_), Some((NeedsSecondFactor, _))) => {
             Err(Refusal::NeedsSecondFactor)
         }
@@ -340,6 +370,42 @@ pub async fn delete(conn: &mut AnyConnection, id_hash: &str) -> CoreResult<bool>
 }
 
 /// Ends every session of a user except `keep` (the one making the change, if any).
+/// A session as the console lists it.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    pub state: SessionState,
+    pub created_at: UnixTime,
+    pub last_seen_at: UnixTime,
+    pub client_addr: String,
+    pub user_agent: String,
+}
+
+/// The user's sessions, most recently active first (expired ones linger until touched,
+/// so the caller filters by what it considers alive).
+pub async fn list_for_user(
+    conn: &mut AnyConnection,
+    user: Uuid,
+) -> CoreResult<Vec<SessionSummary>> {
+    let rows = sqlx::query(
+        "SELECT state, created_at, last_seen_at, client_addr, user_agent FROM sessions \
+         WHERE user_id = $1 ORDER BY last_seen_at DESC LIMIT 100",
+    )
+    .bind(user.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SessionSummary {
+                state: SessionState::parse(&r.try_get::<String, _>("state")?)?,
+                created_at: r.try_get("created_at")?,
+                last_seen_at: r.try_get("last_seen_at")?,
+                client_addr: r.try_get("client_addr")?,
+                user_agent: r.try_get("user_agent")?,
+            })
+        })
+        .collect()
+}
+
 pub async fn delete_all_for_user(
     conn: &mut AnyConnection,
     user: Uuid,
@@ -364,10 +430,23 @@ mod tests {
 
     #[test]
     fn state_after_password() {
-        assert_eq!(SessionState::after_password(true, false), NeedsSecondFactor);
-        assert_eq!(SessionState::after_password(true, true), NeedsSecondFactor);
-        assert_eq!(SessionState::after_password(false, true), NeedsSetup);
-        assert_eq!(SessionState::after_password(false, false), Full);
+        assert_eq!(
+            SessionState::after_password(true, false, false),
+            NeedsSecondFactor
+        );
+        assert_eq!(
+            SessionState::after_password(true, true, false),
+            NeedsSecondFactor
+        );
+        assert_eq!(SessionState::after_password(false, true, false), NeedsSetup);
+        assert_eq!(SessionState::after_password(false, false, false), Full);
+        for (two_factor, required) in [(false, false), (false, true), (true, true)] {
+            assert_eq!(
+                SessionState::after_password(two_factor, required, true),
+                NeedsSetupCode,
+                "a reset's code comes first"
+            );
+        }
     }
 
     #[test]
@@ -377,6 +456,9 @@ mod tests {
         assert_eq!(Full.after_second_factor(), None);
         assert_eq!(NeedsSetup.after_setup(), Some(Full));
         assert_eq!(NeedsSecondFactor.after_setup(), None);
+        assert_eq!(NeedsSetupCode.after_setup(), None, "the code comes first");
+        assert_eq!(NeedsSetupCode.after_setup_code(), Some(NeedsSetup));
+        assert_eq!(NeedsSetup.after_setup_code(), None);
     }
 
     #[test]
@@ -392,13 +474,29 @@ mod tests {
             authorize(half, Roles(roles::ADMIN)),
             Err(Refusal::NeedsSecondFactor)
         );
-        assert_eq!(authorize(half, Setup), Err(Refusal::NotAllowed));
+        assert_eq!(authorize(half, Setup), Err(Refusal::NeedsSecondFactor));
+        assert_eq!(authorize(half, SetupCode), Err(Refusal::NeedsSecondFactor));
         assert_eq!(authorize(half, AnySession), Ok(()));
         let setup = Some((NeedsSetup, Role::Staff));
         assert_eq!(authorize(setup, Setup), Ok(()));
         assert_eq!(authorize(setup, Full), Err(Refusal::NeedsSetup));
         assert_eq!(authorize(setup, Enrol), Ok(()));
         assert_eq!(authorize(half, Enrol), Err(Refusal::NeedsSecondFactor));
+        let owes_code = Some((NeedsSetupCode, Role::Admin));
+        assert_eq!(authorize(owes_code, SetupCode), Ok(()));
+        assert_eq!(
+            authorize(owes_code, Setup),
+            Ok(()),
+            "the wizard page asks for it"
+        );
+        for need in [Enrol, Full, Roles(roles::ADMIN)] {
+            assert_eq!(
+                authorize(owes_code, need),
+                Err(Refusal::NeedsSetup),
+                "{need:?}"
+            );
+        }
+        assert_eq!(authorize(setup, SetupCode), Err(Refusal::NotAllowed));
         let staff = Some((SessionState::Full, Role::Staff));
         assert_eq!(authorize(staff, Enrol), Ok(()));
         assert_eq!(authorize(staff, Full), Ok(()));

@@ -8,6 +8,7 @@
 //! every request to `/api/…` passes through before any of these bodies run.
 
 pub mod account;
+pub mod admin;
 pub mod passkeys;
 pub mod setup;
 pub mod two_factor;

@@ -5,10 +5,9 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use webauthn_rs_proto::{
     CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse,
 };
 
-use super::types::{MethodAdded, SignInResult};
+use super::types::{MethodAdded, SignInChallenge, SignInResult};
 use crate::encoding::StrictJson;
 use crate::error::AppError;
 
@@ -36,20 +35,6 @@ pub struct AvailableMethods {
 pub struct RegistrationChallenge {
     pub ceremony: String,
     pub options: CreationChallengeResponse,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SignInChallenge {
-    pub ceremony: String,
-    pub options: RequestChallengeResponse,
-}
-
-/// Ids in requests are UUIDs; anything else is a malformed request.
-#[cfg(feature = "ssr")]
-fn parse_id(text: &str) -> Result<uuid::Uuid, AppError> {
-    uuid::Uuid::parse_str(text).map_err(|_| AppError::BadRequest {
-        message: "expected an id".into(),
-    })
 }
 
 #[server(prefix = "/api", endpoint = "list_passkeys", input = StrictJson)]
@@ -140,7 +125,7 @@ pub async fn finish_passkey_registration(
         .tessera
         .finish_passkey_registration(
             &caller,
-            parse_id(&ceremony)?,
+            crate::ssr::parse_id(&ceremony)?,
             &credential,
             &crate::ssr::client_info(),
         )
@@ -166,7 +151,7 @@ pub async fn second_step_passkey(
 ) -> Result<SignInResult, AppError> {
     use tessera_core::service::Proof;
     let proof = Proof::Passkey {
-        ceremony: parse_id(&ceremony)?,
+        ceremony: crate::ssr::parse_id(&ceremony)?,
         credential: Box::new(credential),
     };
     let caller = crate::ssr::caller_of::<SecondStepPasskey>()?;
@@ -179,7 +164,12 @@ pub async fn rename_passkey(id: String, name: String) -> Result<(), AppError> {
     let caller = crate::ssr::caller_of::<RenamePasskey>()?;
     Ok(state
         .tessera
-        .rename_passkey(&caller, parse_id(&id)?, &name, &crate::ssr::client_info())
+        .rename_passkey(
+            &caller,
+            crate::ssr::parse_id(&id)?,
+            &name,
+            &crate::ssr::client_info(),
+        )
         .await?)
 }
 
@@ -191,7 +181,7 @@ pub async fn remove_passkey(id: String, password: String) -> Result<(), AppError
         .tessera
         .remove_passkey(
             &caller,
-            parse_id(&id)?,
+            crate::ssr::parse_id(&id)?,
             &password,
             &crate::ssr::client_info(),
         )

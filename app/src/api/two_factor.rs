@@ -120,3 +120,37 @@ pub async fn remove_authenticator(password: String) -> Result<(), AppError> {
         .remove_totp(&caller, &password, &crate::ssr::client_info())
         .await?)
 }
+
+/// What the setup wizard must ask first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WizardStatus {
+    /// Two-step authentication was reset: the setup code comes before anything else.
+    pub owes_setup_code: bool,
+    /// …and it has expired: someone must issue a new one.
+    pub setup_code_expired: bool,
+}
+
+#[server(prefix = "/api", endpoint = "setup_wizard_status", input = StrictJson)]
+pub async fn setup_wizard_status() -> Result<WizardStatus, AppError> {
+    use tessera_core::session::SessionState;
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller_of::<SetupWizardStatus>()?;
+    let owes = caller.session.state == SessionState::NeedsSetupCode;
+    Ok(WizardStatus {
+        owes_setup_code: owes,
+        setup_code_expired: owes && state.tessera.setup_code_expired(&caller).await?,
+    })
+}
+
+/// The one-time code from the helpdesk after a reset; the session moves on to the wizard.
+#[server(prefix = "/api", endpoint = "enter_setup_code", input = StrictJson)]
+pub async fn enter_setup_code(code: String) -> Result<(), AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller_of::<EnterSetupCode>()?;
+    let token = state
+        .tessera
+        .enter_setup_code(&caller, &code, &crate::ssr::client_info())
+        .await?;
+    crate::ssr::session_cookie::set(&state, &token, None);
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Results that more than one area's server functions return.
 
 use serde::{Deserialize, Serialize};
+use webauthn_rs_proto::RequestChallengeResponse;
 
 /// Where the browser should go after a sign-in step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,4 +16,11 @@ pub struct MethodAdded {
     pub backup_codes: Option<Vec<String>>,
     /// Where to go next when this finished the setup wizard.
     pub next: Option<String>,
+}
+
+/// A passkey prompt to answer: the second sign-in step, or a step-up in the console.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignInChallenge {
+    pub ceremony: String,
+    pub options: RequestChallengeResponse,
 }

@@ -1,5 +1,6 @@
 //! One file per page; the pieces they share are here.
 
+pub mod admin;
 pub mod authenticator;
 pub mod backup_codes;
 pub mod home;

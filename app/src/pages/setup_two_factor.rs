@@ -1,12 +1,14 @@
 //! The setup wizard: when the organisation requires two-step authentication and the user
-//! has none, this is the only page open to them until a method is set up.
+//! has none, or after an admin reset theirs, this is the only page open to them until a
+//! method is set up. After a reset it first asks for the one-time setup code.
 
 use leptos::prelude::*;
 
 use super::authenticator::AuthenticatorSetupFlow;
 use super::backup_codes::BackupCodesPanel;
 use super::passkeys::AddPasskey;
-use super::{go_to, Page};
+use super::{action_error, go_to, ErrorNotice, Page, SubmitButton};
+use crate::api::two_factor::{setup_wizard_status, EnterSetupCode};
 use crate::api::types::MethodAdded;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -18,10 +20,55 @@ enum Choice {
 
 #[component]
 pub fn SetupTwoFactorPage() -> impl IntoView {
+    let status = Resource::new_blocking(|| (), |_| setup_wizard_status());
     view! {
         <Page title="Set up two-step authentication">
-            <SetupWizard/>
+            <Suspense fallback=|| ()>
+                {move || status.get().map(|s| match s {
+                    Ok(s) if s.owes_setup_code && s.setup_code_expired => view! {
+                        <section class="card narrow" aria-labelledby="code-heading">
+                            <h1 id="code-heading">"Your setup code has expired"</h1>
+                            <p id="code-expired">"Your two-step authentication was reset, and the setup code you were given works for 24 hours only. Ask your administrator or helpdesk for a new one."</p>
+                        </section>
+                    }.into_any(),
+                    Ok(s) if s.owes_setup_code => view! { <SetupCodeForm/> }.into_any(),
+                    Ok(_) => view! { <SetupWizard/> }.into_any(),
+                    Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
+                })}
+            </Suspense>
         </Page>
+    }
+}
+
+/// After a reset: the setup code from the administrator or helpdesk opens the wizard.
+#[island(lazy)]
+fn SetupCodeForm() -> impl IntoView {
+    let code = RwSignal::new(String::new());
+    let action = ServerAction::<EnterSetupCode>::new();
+    let error = action_error(action);
+    Effect::new(move || {
+        if let Some(Ok(())) = action.value().get() {
+            go_to("/setup-2fa");
+        }
+    });
+    view! {
+        <section class="card narrow" aria-labelledby="code-heading">
+            <h1 id="code-heading">"Enter your setup code"</h1>
+            <p>"Your two-step authentication was reset by your organisation. Enter the one-time setup code they gave you; then you can set up a passkey or an authenticator app again."</p>
+            <form on:submit=move |ev| {
+                ev.prevent_default();
+                action.dispatch(EnterSetupCode { code: code.get_untracked() });
+            } novalidate>
+                <ErrorNotice error/>
+                <div class="field">
+                    <label for="setup-code">"Setup code"</label>
+                    <input id="setup-code" autocomplete="off" autocapitalize="characters" spellcheck="false"
+                        maxlength="24" required aria-describedby="setup-code-hint" bind:value=code/>
+                    <p id="setup-code-hint" class="hint">"Like 7K3M-Q9XD-2HPW-4ZRT."</p>
+                </div>
+                <SubmitButton label="Continue" pending="Checking…" busy=action.pending()/>
+            </form>
+        </section>
     }
 }
 

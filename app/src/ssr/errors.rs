@@ -47,6 +47,9 @@ impl From<CoreError> for AppError {
             },
             CoreError::SessionEnded => AppError::SignedOut,
             CoreError::StepUpRequired => AppError::StepUpRequired,
+            CoreError::Forbidden(message) => AppError::NotPermitted {
+                message: message.into(),
+            },
             CoreError::TwoFactorRequired => AppError::TwoFactorRequired,
             CoreError::SetupTokenInvalid => AppError::Invalid {
                 field: "token".into(),

@@ -24,9 +24,13 @@ use super::{AppState, CurrentCaller};
 use crate::api::{account, passkeys as pk, setup, two_factor as tf};
 use crate::error::AppError;
 
-/// Server functions that need something other than a full session.
-fn endpoints() -> [(&'static str, Access); 13] {
-    [
+/// Server functions that need something other than a full session (or, under
+/// `/api/admin/`, something other than an admin's).
+fn endpoints() -> Vec<(&'static str, Access)> {
+    use crate::api::admin::{step_up as su, user as au, users as us};
+    let console = Access::Roles(roles::CONSOLE);
+    let helpdesk = Access::Roles(roles::HELPDESK);
+    vec![
         (<account::SignIn as ServerFn>::PATH, Access::Public),
         (<setup::SetupStatus as ServerFn>::PATH, Access::Public),
         (<setup::CompleteSetup as ServerFn>::PATH, Access::Public),
@@ -55,12 +59,29 @@ fn endpoints() -> [(&'static str, Access); 13] {
             <pk::SecondStepMethods as ServerFn>::PATH,
             Access::SecondFactor,
         ),
+        (<tf::EnterSetupCode as ServerFn>::PATH, Access::SetupCode),
+        (<tf::SetupWizardStatus as ServerFn>::PATH, Access::Setup),
+        // The console: looking is for every console role; looking after staff (step-up,
+        // reminders, unlocking, resets, ending sessions) for helpdesk members too. Roles,
+        // enabling and disabling accounts stay with admins (the prefix's default).
+        (<su::ConsoleMe as ServerFn>::PATH, console),
+        (<us::ListUsers as ServerFn>::PATH, console),
+        (<us::CountUsers as ServerFn>::PATH, console),
+        (<au::UserDetails as ServerFn>::PATH, console),
+        (<su::BeginStepUpPasskey as ServerFn>::PATH, helpdesk),
+        (<su::StepUpWithCode as ServerFn>::PATH, helpdesk),
+        (<su::StepUpWithPasskey as ServerFn>::PATH, helpdesk),
+        (<au::ResetTwoFactor as ServerFn>::PATH, helpdesk),
+        (<au::UnlockUser as ServerFn>::PATH, helpdesk),
+        (<au::EndUserSessions as ServerFn>::PATH, helpdesk),
+        (<au::RemindUsers as ServerFn>::PATH, helpdesk),
+        (<au::RemindView as ServerFn>::PATH, helpdesk),
     ]
 }
 
 /// Exposed for tests and documentation: the explicit access list.
 pub static ENDPOINTS: std::sync::LazyLock<Vec<(&'static str, Access)>> =
-    std::sync::LazyLock::new(|| endpoints().to_vec());
+    std::sync::LazyLock::new(endpoints);
 
 /// The console's server functions, under this prefix: admins only unless listed.
 pub const CONSOLE_API: &str = "/api/admin/";
@@ -90,6 +111,14 @@ fn is_console_page(path: &str) -> bool {
 pub fn access_for_page(path: &str) -> Access {
     match path {
         "/signin" | "/setup" => Access::Public,
+        // The console's pages open to every console role: the list and a user's page.
+        "/admin" | "/admin/users" => Access::Roles(roles::CONSOLE),
+        _ if path
+            .strip_prefix("/admin/users/")
+            .is_some_and(|id| !id.contains('/')) =>
+        {
+            Access::Roles(roles::CONSOLE)
+        }
         "/signin/verify" => Access::SecondFactor,
         "/setup-2fa" => Access::Setup,
         _ if is_console_page(path) => Access::Roles(roles::ADMIN),
@@ -129,7 +158,7 @@ pub fn home_for(state: SessionState) -> &'static str {
     match state {
         SessionState::Full => "/",
         SessionState::NeedsSecondFactor => "/signin/verify",
-        SessionState::NeedsSetup => "/setup-2fa",
+        SessionState::NeedsSetup | SessionState::NeedsSetupCode => "/setup-2fa",
     }
 }
 
@@ -375,8 +404,15 @@ mod tests {
     #[test]
     fn the_console_is_for_admins_unless_named() {
         let admins = Access::Roles(roles::ADMIN);
-        for page in ["/admin", "/admin/anything-new", "/admin/users/x/y"] {
+        for page in ["/admin/settings", "/admin/anything-new", "/admin/users/x/y"] {
             assert_eq!(access_for_page(page), admins, "{page}");
+        }
+        for page in ["/admin", "/admin/users", "/admin/users/some-id"] {
+            assert_eq!(
+                access_for_page(page),
+                Access::Roles(roles::CONSOLE),
+                "{page}"
+            );
         }
         assert_eq!(access_for_page("/administrator"), Access::Full);
         assert_eq!(access_for_endpoint("/api/admin/anything_new"), admins);

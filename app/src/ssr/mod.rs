@@ -3,6 +3,7 @@
 //! what a person is told ([`errors`]), and helpers several server-function modules share
 //! ([`steps`]).
 
+pub mod console;
 mod errors;
 pub mod guard;
 pub mod session_cookie;
@@ -107,6 +108,13 @@ pub fn caller_of<F: server_fn::ServerFn>() -> Result<Arc<Caller>, AppError> {
     let current = CurrentCaller(optional_caller());
     guard::permit(&current, guard::access_for_endpoint(F::PATH))?;
     current.0.ok_or(AppError::SignedOut)
+}
+
+/// Ids in requests are UUIDs; anything else is a malformed request.
+pub fn parse_id(text: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(text).map_err(|_| AppError::BadRequest {
+        message: "expected an id".into(),
+    })
 }
 
 pub fn client_info() -> ClientInfo {

@@ -174,6 +174,8 @@ pub(super) async fn factor_added(
         store::replace_backup_codes(tx, caller.user.id, &hashed, now).await?;
         backup_codes = Some(plain);
     }
+    // A reset is over once there is a method again.
+    crate::setup_codes::finish(tx, caller.user.id).await?;
     let new_session = match caller.session.state.after_setup() {
         Some(state) => {
             accounts::record_sign_in(tx, caller.user.id, now).await?;

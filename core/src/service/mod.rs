@@ -16,6 +16,7 @@
 //! - [`notices`]: the mail a user gets, and the one "lock reached" rule.
 
 mod account;
+mod admin;
 mod authenticator;
 mod backup_codes;
 mod methods;
@@ -24,6 +25,7 @@ mod operators;
 mod passkeys;
 mod second_step;
 mod setup;
+mod setup_code;
 mod sign_in;
 mod step_up;
 
@@ -37,6 +39,7 @@ use crate::secret_box::ServerKey;
 use crate::session::Session;
 use crate::{Clock, CoreError, CoreResult, UnixTime};
 
+pub use admin::{RemindOutcome, ResetOutcome, SessionView, UserDetail};
 pub use authenticator::TotpEnrolment;
 pub use methods::{FactorAdded, TwoFactorStatus};
 pub use second_step::{Proof, SecondStepOutcome};
@@ -78,6 +81,8 @@ pub struct Tessera {
     hasher: PasswordHasher,
     server_key: ServerKey,
     webauthn: Arc<webauthn_rs::Webauthn>,
+    /// Where people open Tessera (for links in mail).
+    public_origin: Arc<str>,
     /// Password checks running per client address.
     password_checks: Arc<crate::in_flight::InFlight>,
     /// Password checks running per account: one at a time, a few waiting.
@@ -104,6 +109,7 @@ impl Tessera {
             hasher,
             server_key: config.server_key.clone(),
             webauthn: Arc::new(relying_party(&config.public_origin)?),
+            public_origin: config.public_origin.trim_end_matches('/').into(),
             password_checks: crate::in_flight::InFlight::new(PASSWORD_CHECKS_PER_ADDRESS),
             account_checks: crate::in_flight::InFlight::with_queue(
                 1,

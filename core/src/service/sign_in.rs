@@ -128,8 +128,14 @@ impl Tessera {
         let organisation = accounts::organisation(&mut tx)
             .await?
             .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
-        let state =
-            SessionState::after_password(user.two_factor_enabled, organisation.require_two_factor);
+        // After a reset, the setup code comes first, and then the wizard until a method is
+        // set up again, whatever the organisation requires of others.
+        let reset = crate::setup_codes::state(&mut tx, user.id).await?;
+        let state = SessionState::after_password(
+            user.two_factor_enabled,
+            organisation.require_two_factor || reset == crate::setup_codes::Reset::MustEnrol,
+            reset == crate::setup_codes::Reset::CodeOwed,
+        );
         if state == SessionState::Full {
             accounts::record_sign_in(&mut tx, user.id, now).await?;
         }
@@ -157,6 +163,9 @@ impl Tessera {
                     SessionState::Full => "password; signed in",
                     SessionState::NeedsSecondFactor => "password; second factor owed",
                     SessionState::NeedsSetup => "password; must set up two-step authentication",
+                    SessionState::NeedsSetupCode => {
+                        "password; owes the setup code of a two-step reset"
+                    }
                 }),
             now,
         )

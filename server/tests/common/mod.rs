@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this harness
 
+pub mod console;
 pub mod factors;
 pub mod hand_key;
 mod net;
