@@ -35,32 +35,41 @@ export const test = base.extend<Fixtures>({
   },
 
   authenticator: async ({ page }, use) => {
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
-    await use({
-      cdp,
-      authenticatorId,
-      credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
-      setUserVerified: async (isUserVerified: boolean) => {
-        await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified });
-      },
-    });
-    // The page may already be closed at teardown; then the authenticator went with it.
-    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId }).catch(() => {});
-    await cdp.send('WebAuthn.disable').catch(() => {});
-    await cdp.detach().catch(() => {});
+    const authenticator = await addAuthenticator(page);
+    await use(authenticator);
+    await authenticator.remove();
   },
 });
+
+/** Attaches a virtual platform authenticator to `page` (one per page; `remove` detaches it). */
+export async function addAuthenticator(page: Page): Promise<VirtualAuthenticator & { remove(): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return {
+    cdp,
+    authenticatorId,
+    credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+    setUserVerified: async (isUserVerified: boolean) => {
+      await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified });
+    },
+    // The page may already be closed at teardown; then the authenticator went with it.
+    remove: async () => {
+      await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId }).catch(() => {});
+      await cdp.send('WebAuthn.disable').catch(() => {});
+      await cdp.detach().catch(() => {});
+    },
+  };
+}
 
 export { expect };
 

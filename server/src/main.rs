@@ -61,7 +61,7 @@ enum UserCommand {
         email: String,
         #[arg(long)]
         name: String,
-        #[arg(long, value_parser = ["admin", "staff"], default_value = "staff")]
+        #[arg(long, value_parser = ["admin", "helpdesk", "auditor", "staff"], default_value = "staff")]
         role: String,
         /// Read the initial password from standard input.
         #[arg(long)]

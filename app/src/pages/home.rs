@@ -40,11 +40,8 @@ fn SignOutButton() -> impl IntoView {
 
 #[component]
 fn Account(me: Profile) -> impl IntoView {
-    let role = if me.role == "admin" {
-        "Administrator"
-    } else {
-        "Staff"
-    };
+    let role = super::admin::role_label(&me.role);
+    let console = me.role != "staff";
     view! {
         <section class="card" aria-labelledby="who">
             <div class="card-head">
@@ -61,6 +58,15 @@ fn Account(me: Profile) -> impl IntoView {
                 </dd>
             </dl>
         </section>
+        {console.then(|| view! {
+            <section class="card" aria-labelledby="console">
+                <div class="card-head">
+                    <h2 id="console">"Admin console"</h2>
+                    <a class="button primary" href="/admin/users" id="open-console">"Open the console"</a>
+                </div>
+                <p class="hint">"Everyone's two-step status, reminders, resets."</p>
+            </section>
+        })}
         <section class="card" aria-labelledby="security">
             <h2 id="security">"Sign-in and security"</h2>
             <ul class="rows">

@@ -250,11 +250,15 @@ fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
         });
     });
 
-    if !helps {
+    if !helps || !me.two_factor_enabled {
         return view! {
             <section class="card" aria-labelledby="actions-heading">
                 <h2 id="actions-heading">"Actions"</h2>
-                <p class="hint" id="no-actions">"Your role can look at this account, not change it."</p>
+                <p class="hint" id="no-actions">{if helps {
+                    "Changes from the console need your own two-step authentication: set it up in your profile first."
+                } else {
+                    "Your role can look at this account, not change it."
+                }}</p>
             </section>
         }
         .into_any();

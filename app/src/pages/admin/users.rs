@@ -59,7 +59,8 @@ pub fn UsersPage() -> impl IntoView {
                             <Filters query=query.clone()/>
                             {match (list, me) {
                                 (Ok(page), Some(me)) => {
-                                    let can_remind = me.role == "admin" || me.role == "helpdesk";
+                                    let can_remind = (me.role == "admin" || me.role == "helpdesk")
+                                        && me.two_factor_enabled;
                                     let previous = page.previous.clone();
                                     let next = page.next.clone();
                                     view! {
