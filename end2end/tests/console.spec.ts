@@ -98,6 +98,11 @@ test('an admin reminds those not set up, and resets a nurse who lost her phone',
   await page.getByRole('link', { name: /Not set up/ }).click();
   await expect(page).toHaveURL(/two_step=not_set_up/);
   await waitForHydration(page);
+  // Narrowed by a name: the filter stays (the form carries the view).
+  await page.getByLabel('Name or email starts with').fill('jordan');
+  await page.getByLabel('Name or email starts with').press('Enter');
+  await expect(page).toHaveURL(/two_step=not_set_up.*q=jordan|q=jordan.*two_step=not_set_up/);
+  await waitForHydration(page);
   const rows = page.locator('table.users tbody tr');
   await expect(rows.filter({ hasText: 'reception@riverside.example' })).toHaveCount(1);
   await expect(rows.filter({ hasText: NURSE.email })).toHaveCount(0);
@@ -152,7 +157,7 @@ test('an admin reminds those not set up, and resets a nurse who lost her phone',
 test('an auditor sees the list without actions, and the server refuses a forged action', async ({ page }) => {
   await signIn(page, AUDITOR.email, AUDITOR.password);
   await expect(page).toHaveURL('/');
-  await page.goto('/admin/users');
+  await page.goto('/admin/users?q=jordan');
   await waitForHydration(page);
   await expect(page.locator('table.users tbody tr').first()).toBeVisible();
   await expect(page.locator('#remind-selected')).toHaveCount(0);

@@ -339,8 +339,8 @@ async fn half_and_setup_sessions_can_call_only_their_own_step() {
             continue;
         }
         for (who, client, allowed) in [
-            ("half", &half_session, &half_may),
-            ("setup", &setup, &setup_may),
+            ("half", &half_session, &half_may[..]),
+            ("setup", &setup, &setup_may[..]),
         ] {
             let answer = client.call(name, json!({})).await;
             // A half session is not signed in yet (401); a setup session is, but may do

@@ -6,7 +6,7 @@
 //! all of it or none. Slow work (argon2) never runs inside a transaction: SQLite has one
 //! writer, and nobody should queue behind a password hash.
 //!
-//! - [`setup`]: first run — the setup link, the demo organisation;
+//! - [`setup`] and [`demo`]: first run — the setup link; the demo organisation;
 //! - [`operators`]: what the command line does (users, passwords, the requirement);
 //! - [`sign_in`]: the password step, resolving a session, signing out;
 //! - [`step_up`] and [`account`]: the current password for sensitive changes, changing it;
@@ -19,6 +19,7 @@ mod account;
 mod admin;
 mod authenticator;
 mod backup_codes;
+mod demo;
 mod methods;
 mod notices;
 mod operators;
@@ -41,9 +42,9 @@ use crate::{Clock, CoreError, CoreResult, UnixTime};
 
 pub use admin::{RemindOutcome, ResetOutcome, SessionView, UserDetail};
 pub use authenticator::TotpEnrolment;
+pub use demo::DemoAccount;
 pub use methods::{FactorAdded, TwoFactorStatus};
 pub use second_step::{Proof, SecondStepOutcome};
-pub use setup::DemoAccount;
 pub use sign_in::SignInOutcome;
 
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
-//! First run: the one-time setup link that creates the organisation and its first admin,
-//! and the clearly labelled demo organisation for trying Tessera out.
+//! First run: the one-time setup link that creates the organisation and its first admin.
+//! (The demo organisation for trying Tessera out is in [`super::demo`].)
 
 use uuid::Uuid;
 
@@ -7,15 +7,6 @@ use super::{ClientInfo, Tessera};
 use crate::accounts::{self, Email, NewUser, Role};
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::{password, setup, CoreError, CoreResult};
-
-/// A demo account created on a fresh demo database, to be printed for the operator.
-#[derive(Debug, Clone)]
-pub struct DemoAccount {
-    pub email: String,
-    pub password: String,
-    pub role: Role,
-    pub display_name: String,
-}
 
 impl Tessera {
     /// A one-time setup token, or `None` when the organisation already exists.
@@ -89,89 +80,6 @@ impl Tessera {
         .await?;
         tx.commit().await?;
         Ok(id)
-    }
-
-    /// On an empty database, creates a clearly labelled demo organisation with an admin and
-    /// a few staff, and returns their sign-in details. `None` if anything exists already.
-    pub async fn seed_demo(&self) -> CoreResult<Option<Vec<DemoAccount>>> {
-        if self.organisation().await?.is_some() {
-            return Ok(None);
-        }
-        let people = [
-            (
-                "admin@riverside.example",
-                "Alex Morgan (demo admin)",
-                Role::Admin,
-                "demo admin passphrase",
-            ),
-            (
-                "nurse.jones@riverside.example",
-                "Sam Jones (demo staff)",
-                Role::Staff,
-                "demo staff passphrase",
-            ),
-            (
-                "dr.patel@riverside.example",
-                "Priya Patel (demo staff)",
-                Role::Staff,
-                "demo staff passphrase",
-            ),
-            (
-                "reception@riverside.example",
-                "Jordan Lee (demo staff)",
-                Role::Staff,
-                "demo staff passphrase",
-            ),
-        ];
-        let mut hashes = Vec::new();
-        for (_, _, _, pw) in &people {
-            hashes.push(self.hasher.hash(pw).await?);
-        }
-        let now = self.now();
-        let mut tx = self.db.write().await?;
-        match accounts::insert_organisation(&mut tx, "Riverside Family Clinic (DEMO)", true, now)
-            .await
-        {
-            Err(CoreError::AlreadySetUp) => return Ok(None),
-            other => other?,
-        }
-        audit::record(
-            &mut tx,
-            AuditEvent::new(AuditKind::OrganisationCreated).detail("demo organisation seeded"),
-            now,
-        )
-        .await?;
-        let mut created = Vec::new();
-        for ((email, name, role, pw), hash) in people.iter().zip(&hashes) {
-            let email = Email::parse(email)?;
-            let id = accounts::insert_user(
-                &mut tx,
-                NewUser {
-                    email: &email,
-                    display_name: name,
-                    role: *role,
-                    password_hash: Some(hash),
-                },
-                now,
-            )
-            .await?;
-            audit::record(
-                &mut tx,
-                AuditEvent::new(AuditKind::UserCreated)
-                    .subject(Some(id), email.as_str())
-                    .detail("demo account"),
-                now,
-            )
-            .await?;
-            created.push(DemoAccount {
-                email: email.to_string(),
-                password: pw.to_string(),
-                role: *role,
-                display_name: name.to_string(),
-            });
-        }
-        tx.commit().await?;
-        Ok(Some(created))
     }
 }
 

@@ -7,12 +7,12 @@ pub mod user;
 pub mod users;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use crate::api::admin::step_up::ConsoleUser;
 
 /// The frame of every console page: the top bar with the console's links for the
-/// viewer's role, and a note when the viewer may look but not change.
+/// viewer's role, and a note when the viewer may look but not change. (Each page sets its
+/// `<Title>` outside its loading boundary, so the title is in the first bytes sent.)
 #[component]
 pub fn ConsolePage(
     title: &'static str,
@@ -24,7 +24,6 @@ pub fn ConsolePage(
         .as_ref()
         .is_some_and(|m| !m.two_factor_enabled && m.role != "auditor");
     view! {
-        <Title text=title/>
         <header class="topbar console-bar">
             <a class="brand" href="/">
                 <span class="brand-mark" aria-hidden="true">"▦"</span>

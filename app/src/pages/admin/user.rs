@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::step_up::StepUpForm;
@@ -25,10 +26,12 @@ pub fn UserDetailPage() -> impl IntoView {
     let me = Resource::new_blocking(|| (), |_| console_me());
     let details = Resource::new_blocking(move || id.clone(), user_details);
     view! {
+        <Title text="User"/>
         <Suspense fallback=|| view! { <p role="status">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let me = me.await.ok();
-                match details.await {
+            {move || {
+                let (me, details) = (me.get()?, details.get()?);
+                let me = me.ok();
+                Some(match details {
                     Ok(page) => {
                         let title_name = page.user.name.clone();
                         view! {
@@ -49,8 +52,8 @@ pub fn UserDetailPage() -> impl IntoView {
                             <p class="notice notice-error" role="alert">{e.to_string()}</p>
                         </ConsolePage>
                     }.into_any(),
-                }
-            })}
+                })
+            }}
         </Suspense>
     }
 }

@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::step_up::StepUpForm;
@@ -42,14 +43,13 @@ pub fn UsersPage() -> impl IntoView {
         list_users,
     );
     view! {
+        <Title text="Users"/>
         <Suspense fallback=|| view! { <p role="status">"Loading…"</p> }>
             {move || {
                 let query = query.clone();
-                Suspend::new(async move {
-                    let me = me.await.ok();
-                    let counts = counts.await;
-                    let list = list.await;
-                    view! {
+                let (me, counts, list) = (me.get()?, counts.get()?, list.get()?);
+                let me = me.ok();
+                Some(view! {
                         <ConsolePage title="Users" me=me.clone()>
                             <h1>"Users"</h1>
                             {match counts {
@@ -72,7 +72,6 @@ pub fn UsersPage() -> impl IntoView {
                                 (_, None) => view! { <p class="notice notice-error" role="alert">"Please sign in again."</p> }.into_any(),
                             }}
                         </ConsolePage>
-                    }
                 })
             }}
         </Suspense>
