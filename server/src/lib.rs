@@ -160,7 +160,7 @@ async fn first_run(tessera: &Tessera, config: &ServerConfig) -> anyhow::Result<O
 
 fn print_demo_hint(web: &WebSettings) {
     println!(
-        "\n  Demo data is in place. Sign in at {}/signin as admin@riverside.example with\n  \"demo admin passphrase\" (staff: nurse.jones@riverside.example, \"demo staff passphrase\").\n",
+        "\n  Demo data is in place. Sign in at {}/signin as admin@riverside.example with\n  \"demo admin passphrase\" (helpdesk@… \"demo helpdesk passphrase\", auditor@… \"demo auditor\n  passphrase\", staff: nurse.jones@riverside.example, \"demo staff passphrase\").\n",
         web.public_origin
     );
 }
