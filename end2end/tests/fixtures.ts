@@ -18,7 +18,7 @@ type Fixtures = {
 };
 
 export const test = base.extend<Fixtures>({
-  consoleErrors: async ({ page }, use) => {
+  consoleErrors: [async ({ page }, use, testInfo) => {
     const errors: string[] = [];
     const ignored = (text: string, url = '') => text.includes('favicon') || url.includes('favicon');
     page.on('console', (msg) => {
@@ -31,8 +31,25 @@ export const test = base.extend<Fixtures>({
       const text = `pageerror: ${err.stack ?? err.message}`;
       if (!ignored(text)) errors.push(text);
     });
+    // Not counted as errors (a navigation aborts requests), but printed with a failure.
+    const network: string[] = [];
+    page.on('requestfailed', (request) => {
+      network.push(`request failed: ${request.url()} (${request.failure()?.errorText})`);
+    });
+    page.on('response', async (response) => {
+      if (response.status() >= 500) network.push(`HTTP ${response.status()}: ${response.url()}`);
+      if (response.request().isNavigationRequest()) {
+        const csp = (await response.allHeaders())['content-security-policy'] ?? 'none';
+        network.push(`page ${response.status()} ${response.url()} csp: ${csp.slice(0, 40)}`);
+      }
+    });
     await use(errors);
-  },
+    // When a test fails, what the browser saw is printed with it.
+    const seen = [...errors, ...network];
+    if (testInfo.status !== testInfo.expectedStatus && seen.length > 0) {
+      console.log(`browser errors during "${testInfo.title}":\n${seen.join('\n')}`);
+    }
+  }, { auto: true }],
 
   authenticator: async ({ page }, use) => {
     const authenticator = await addAuthenticator(page);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use app::error::AppError;
-use app::ssr::{guard::error_response, WebSettings};
+use app::ssr::{guard::error_response, page_policy, NonceSlot, WebSettings};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -71,10 +71,24 @@ pub async fn check_origin(
     next.run(req).await
 }
 
-/// Security headers on every response. Pages bring their own nonce-based CSP; anything
-/// else gets one that allows nothing.
-pub async fn headers(State(web): State<Arc<WebSettings>>, req: Request, next: Next) -> Response {
+/// Security headers on every response. A page gets the policy for the script nonce it
+/// rendered ([`NonceSlot`]); anything else gets one that allows nothing.
+pub async fn headers(
+    State(web): State<Arc<WebSettings>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let slot = NonceSlot::default();
+    req.extensions_mut().insert(slot.clone());
     let mut response = next.run(req).await;
+    if let Some(policy) = slot
+        .take()
+        .and_then(|nonce| HeaderValue::from_str(&page_policy(&nonce)).ok())
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     let h = response.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

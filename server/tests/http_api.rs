@@ -320,6 +320,55 @@ async fn protected_pages_redirect_to_sign_in() {
     );
     let html = signin.text().await.unwrap();
     assert!(html.contains("<form") && html.contains("id=\"email\""));
+    // The page's scripts carry the very nonce its policy allows.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "scripts carry {nonce}"
+    );
+    app.stop().await;
+}
+
+/// Every page, signed in, many at once: each response carries its own page policy (with
+/// the nonce its scripts carry), never the allow-nothing fallback. A page once lost its
+/// policy under load and could then run no script at all.
+#[tokio::test]
+async fn every_page_carries_its_own_script_policy_under_load() {
+    let app = TestApp::demo().await;
+    let c = app.client();
+    assert_eq!(c.sign_in(ADMIN, ADMIN_PASSWORD).await.status, 200);
+    let pages = [
+        "/",
+        "/security",
+        "/password",
+        "/admin/users",
+        "/admin/users?q=alex",
+    ];
+    let answers = futures::future::join_all((0..60).map(|i| c.get(pages[i % pages.len()]))).await;
+    for response in answers {
+        let url = response.url().to_string();
+        assert_eq!(response.status(), 200, "{url}");
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{url} has no page policy: {csp}"))
+            .split('\'')
+            .next()
+            .unwrap()
+            .to_string();
+        let html = response.text().await.unwrap();
+        assert!(html.contains(&format!("nonce=\"{nonce}\"")), "{url}");
+    }
     app.stop().await;
 }
 

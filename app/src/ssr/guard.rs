@@ -188,7 +188,13 @@ pub async fn resolve_session(
     next: Next,
 ) -> Response {
     let client = client_info_of(&state, &req);
-    let token = super::session_cookie::read(&state, req.headers());
+    // The site's files need no session: a page's dozens of wasm chunks must not each read
+    // (and touch) the session in the database.
+    let token = if is_static_file(req.uri().path()) {
+        None
+    } else {
+        super::session_cookie::read(&state, req.headers())
+    };
     let had_cookie = token.is_some();
     let caller = match token {
         Some(token) => match state.tessera.resolve(&token).await {

@@ -45,24 +45,48 @@ impl WebSettings {
     }
 }
 
-/// Gives this page a fresh script nonce and the Content-Security-Policy that allows only
-/// scripts carrying it (Leptos's hydration script), our own files, and the wasm.
-pub fn content_security_policy() {
-    leptos::nonce::provide_nonce();
-    let Some(nonce) = leptos::nonce::use_nonce() else {
-        return;
-    };
-    let policy = format!(
+/// Where a page leaves its script nonce for the security-headers layer, which puts it
+/// into the page's Content-Security-Policy. The layer puts an empty slot into each
+/// request; the page fills it while rendering (before the response leaves). Not through
+/// Leptos's `ResponseOptions`: under load a streamed page sometimes left with none of the
+/// headers set there, and so with no policy for its scripts.
+#[derive(Clone, Default)]
+pub struct NonceSlot(Arc<std::sync::Mutex<Option<String>>>);
+
+impl NonceSlot {
+    /// The nonce the page used, if it rendered one.
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|mut n| n.take())
+    }
+
+    fn fill(&self, nonce: String) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(nonce);
+        }
+    }
+}
+
+/// The policy of a page whose scripts carry `nonce`: only they, our own files and the wasm
+/// may run.
+pub fn page_policy(nonce: &str) -> String {
+    format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    );
-    if let (Some(response), Ok(value)) = (
-        use_context::<leptos_axum::ResponseOptions>(),
-        http::HeaderValue::from_str(&policy),
-    ) {
-        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
-    }
+    )
+}
+
+/// Gives this page a fresh script nonce and leaves it for the security-headers layer
+/// ([`NonceSlot`]), which sends the policy that allows only scripts carrying it.
+pub fn content_security_policy() {
+    leptos::nonce::provide_nonce();
+    let (Some(nonce), Some(slot)) = (
+        leptos::nonce::use_nonce(),
+        request_parts().and_then(|p| p.extensions.get::<NonceSlot>().cloned()),
+    ) else {
+        return;
+    };
+    slot.fill(nonce.to_string());
 }
 
 /// Everything a request handler needs; cheap to clone.
