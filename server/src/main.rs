@@ -77,6 +77,17 @@ enum UserCommand {
     },
     /// List users.
     List,
+    /// Break-glass: reset someone's two-step authentication (for instance the only admin,
+    /// who lost every method). Prints the one-time setup code they need at their next
+    /// sign-in; audited as the operator, every admin is told.
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor {
+        #[arg(long)]
+        email: String,
+        /// Why (kept in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[tokio::main]
@@ -156,6 +167,15 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             tessera.operator_set_password(&email, &password).await?;
             println!(
                 "password set for {email}; their sessions were ended and they were told by mail"
+            );
+        }
+        UserCommand::ResetTwoFactor { email, reason } => {
+            let outcome = tessera.operator_reset_two_factor(&email, &reason).await?;
+            println!(
+                "two-step authentication of {email} reset; every admin was told.\n\
+                 Give them this one-time setup code (valid until {}): {}",
+                tessera_core::clock::format_utc(outcome.expires_at),
+                outcome.setup_code.display()
             );
         }
         UserCommand::List => {

@@ -714,3 +714,45 @@ async fn the_users_list_filters_searches_sorts_and_pages_without_losing_a_row() 
     }
     app.stop().await;
 }
+
+/// Break-glass: the only admin lost every method; the operator resets them from the server's
+/// command line (`tessera user reset-2fa`), which the audit trail shows as the operator's.
+#[tokio::test]
+async fn the_operator_can_reset_the_only_admin() {
+    let app = TestApp::demo().await;
+    let ann = app.person("Ann Admin", Role::Admin, true).await;
+    let no_reason = app
+        .running()
+        .tessera
+        .operator_reset_two_factor(&ann.email, " ")
+        .await;
+    assert!(no_reason.is_err(), "a reason is required");
+    let outcome = app
+        .running()
+        .tessera
+        .operator_reset_two_factor(&ann.email, "lost phone and backup codes; checked in person")
+        .await
+        .unwrap();
+    let (c, next) = sign_in(&app, &ann.email).await;
+    assert_eq!(next, "/setup-2fa");
+    let entered = c
+        .call(
+            "enter_setup_code",
+            json!({"code": outcome.setup_code.display()}),
+        )
+        .await;
+    assert_eq!(entered.status, 200, "{entered:?}");
+    let (actor, detail): (Option<String>, String) =
+        sqlx::query_as("SELECT actor_id, detail FROM audit_log WHERE kind = 'two_factor_reset'")
+            .fetch_one(app.running().tessera.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(actor, None, "the operator, not a user");
+    assert!(
+        detail.contains("command line") && detail.contains("checked in person"),
+        "{detail}"
+    );
+    app.wait_for_mail(&[ADMIN, "Ann Admin", "checked in person"])
+        .await;
+    app.stop().await;
+}

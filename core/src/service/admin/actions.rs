@@ -22,6 +22,12 @@ pub struct ResetOutcome {
     pub expires_at: UnixTime,
 }
 
+/// Who resets: someone in the console, or the operator on the server's command line.
+enum Resetter<'a> {
+    Console(&'a Caller),
+    Operator,
+}
+
 /// Longest reason kept with a reset.
 const MAX_REASON_CHARS: usize = 500;
 
@@ -126,6 +132,37 @@ impl Tessera {
         let why = reason(why)?;
         let user = self.target(target).await?;
         may_act_on(actor, &user)?;
+        self.reset(&user, Resetter::Console(actor), &why, &client.addr)
+            .await
+    }
+
+    /// The break-glass path, from the server's command line: resets the two-step
+    /// authentication of the account with this email (a sole admin who lost every method),
+    /// audited as the operator, every admin told.
+    pub async fn operator_reset_two_factor(
+        &self,
+        email: &str,
+        why: &str,
+    ) -> CoreResult<ResetOutcome> {
+        let why = reason(why)?;
+        let email = accounts::Email::parse(email)?;
+        let user = {
+            let mut conn = self.db.pool().acquire().await?;
+            accounts::user_by_email(&mut conn, &email)
+                .await?
+                .ok_or(CoreError::NotFound)?
+        };
+        self.reset(&user, Resetter::Operator, &why, "the server's command line")
+            .await
+    }
+
+    async fn reset(
+        &self,
+        user: &User,
+        by: Resetter<'_>,
+        why: &str,
+        from: &str,
+    ) -> CoreResult<ResetOutcome> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         accounts::lock_user(&mut tx, user.id).await?;
@@ -138,28 +175,41 @@ impl Tessera {
             .await?;
         let ended = session::delete_all_for_user(&mut tx, user.id, None).await?;
         let setup_code = setup_codes::issue(&mut tx, user.id, now).await?;
-        audit::record(
-            &mut tx,
-            on(AuditKind::TwoFactorReset, actor, &user, client).detail(format!(
-                "reason: {why}; every method, backup code and session removed ({ended} session(s)); setup code issued"
-            )),
-            now,
-        )
-        .await?;
+        let mut event = AuditEvent::new(AuditKind::TwoFactorReset)
+            .subject(Some(user.id), user.email.as_str())
+            .from_addr(from)
+            .detail(format!(
+                "reason: {why}; every method, backup code and session removed ({ended} session(s)); setup code issued{}",
+                if matches!(by, Resetter::Operator) { "; by the operator from the command line" } else { "" }
+            ));
+        let (who, who_email, except) = match by {
+            Resetter::Console(actor) => {
+                event = event.actor(actor.user.id);
+                (
+                    actor.user.display_name.clone(),
+                    actor.user.email.to_string(),
+                    Some(actor.user.id),
+                )
+            }
+            Resetter::Operator => (
+                "The server's operator".to_string(),
+                "command line".to_string(),
+                None,
+            ),
+        };
+        audit::record(&mut tx, event, now).await?;
         mail::enqueue(
             &mut tx,
             &notice(
-                &user,
+                user,
                 "Your Tessera two-step authentication was reset",
                 &format!(
-                    "{} reset the two-step authentication of your Tessera account on {}. Your \
+                    "{who} reset the two-step authentication of your Tessera account on {}. Your \
                      passkeys, authenticator app and backup codes no longer work, and you were \
                      signed out everywhere.\n\nAt your next sign-in you will set it up again. \
-                     You will need your password and the one-time setup code {} gives you \
+                     You will need your password and the one-time setup code you are given \
                      (it works for 24 hours).",
-                    actor.user.display_name,
                     crate::clock::format_utc(now),
-                    actor.user.display_name,
                 ),
             ),
             now,
@@ -167,12 +217,10 @@ impl Tessera {
         .await?;
         tell_admins(
             &mut tx,
-            actor.user.id,
+            except.unwrap_or(user.id),
             "A user's two-step authentication was reset",
             &format!(
-                "{} ({}) reset the two-step authentication of {} ({}) on {}.\nReason: {why}",
-                actor.user.display_name,
-                actor.user.email,
+                "{who} ({who_email}) reset the two-step authentication of {} ({}) on {}.\nReason: {why}",
                 user.display_name,
                 user.email,
                 crate::clock::format_utc(now),
