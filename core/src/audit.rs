@@ -50,6 +50,8 @@ pub enum AuditKind {
     SessionsEnded,
     /// A reminder to set up two-step authentication was sent.
     ReminderSent,
+    /// The users list was downloaded (which view, how many rows).
+    UsersExported,
 }
 
 impl AuditKind {
@@ -85,6 +87,7 @@ impl AuditKind {
             AuditKind::UserUnlocked => "user_unlocked",
             AuditKind::SessionsEnded => "sessions_ended",
             AuditKind::ReminderSent => "reminder_sent",
+            AuditKind::UsersExported => "users_exported",
         }
     }
 }

@@ -500,22 +500,40 @@ pub async fn one(conn: &mut AnyConnection, id: Uuid, now: UnixTime) -> CoreResul
     Ok(rows.pop())
 }
 
-/// Every row of `view` in its order (exports, "remind everyone in this view"), read in
-/// keyset pages of 1,000 and handed to `each` as they come, so memory stays flat.
-pub async fn for_each(
-    conn: &mut AnyConnection,
-    view: &View,
-    now: UnixTime,
-    mut each: impl FnMut(UserRow) -> CoreResult<()>,
-) -> CoreResult<u64> {
-    let mut count = 0;
-    let mut cursor: Option<Key> = None;
-    loop {
+/// Every row of a view in its order (exports, "remind everyone in this view"), a keyset
+/// batch at a time, so memory stays flat however many rows there are.
+pub struct Batches {
+    view: View,
+    cursor: Option<Key>,
+    done: bool,
+}
+
+/// Rows in one batch of [`Batches`].
+pub const BATCH: usize = 1000;
+
+impl Batches {
+    pub fn new(view: View) -> Batches {
+        Batches {
+            view,
+            cursor: None,
+            done: false,
+        }
+    }
+
+    /// The next batch, or `None` when the view is exhausted.
+    pub async fn next(
+        &mut self,
+        conn: &mut AnyConnection,
+        now: UnixTime,
+    ) -> CoreResult<Option<Vec<UserRow>>> {
+        if self.done {
+            return Ok(None);
+        }
         let mut sql = Sql::new();
-        filter(conn, &mut sql, view, now).await?;
-        let column = view.sort.column();
-        let ascending = view.sort.ascending();
-        if let Some(key) = &cursor {
+        filter(conn, &mut sql, &self.view, now).await?;
+        let column = self.view.sort.column();
+        let ascending = self.view.sort.ascending();
+        if let Some(key) = &self.cursor {
             let value = match &key.value {
                 KeyValue::Text(text) => sql.arg(text.clone())?,
                 KeyValue::Time(time) => sql.arg(*time)?,
@@ -526,30 +544,25 @@ pub async fn for_each(
         }
         let direction = if ascending { "ASC" } else { "DESC" };
         let query = format!(
-            "SELECT {ROW_COLUMNS} FROM users {} ORDER BY {column} {direction}, id {direction} LIMIT 1000",
+            "SELECT {ROW_COLUMNS} FROM users {} ORDER BY {column} {direction}, id {direction} LIMIT {BATCH}",
             sql.where_clause()
         );
         let fetched = sqlx::query_with(sqlx::AssertSqlSafe(query), sql.args)
             .fetch_all(&mut *conn)
             .await?;
-        let mut rows = fetched
+        let rows = fetched
             .iter()
             .map(row_from)
             .collect::<CoreResult<Vec<_>>>()?;
         let Some(last) = rows.last() else {
-            return Ok(count);
+            self.done = true;
+            return Ok(None);
         };
-        cursor = Some(view.sort.key_of(&last.0, last.1.clone()));
-        let done = rows.len() < 1000;
-        let mut plain: Vec<UserRow> = rows.drain(..).map(|(row, _)| row).collect();
+        self.cursor = Some(self.view.sort.key_of(&last.0, last.1.clone()));
+        self.done = rows.len() < BATCH;
+        let mut plain: Vec<UserRow> = rows.into_iter().map(|(row, _)| row).collect();
         mark_locked(conn, &mut plain, now).await?;
-        for row in plain {
-            count += 1;
-            each(row)?;
-        }
-        if done {
-            return Ok(count);
-        }
+        Ok(Some(plain))
     }
 }
 

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod audit;
 pub mod backup_codes;
 pub mod clock;
+pub mod csv_out;
 pub mod db;
 pub mod directory;
 pub mod error;

@@ -55,6 +55,10 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     Router::new()
+        .route(
+            "/admin/users.csv",
+            axum::routing::get(app::ssr::export::users_csv),
+        )
         .leptos_routes_with_context(
             &state,
             routes,

@@ -756,3 +756,100 @@ async fn the_operator_can_reset_the_only_admin() {
         .await;
     app.stop().await;
 }
+
+/// "Download CSV" sends every user in the view (not one page) with the list's columns, a
+/// formula typed as a name arrives as text, the export is audited, and staff cannot have it.
+#[tokio::test]
+async fn the_csv_export_is_the_whole_view_escaped_and_audited() {
+    let app = TestApp::demo().await;
+    let auditor = app.person("Ada Auditor", Role::Auditor, false).await;
+    let tessera = &app.running().tessera;
+    for i in 0..120 {
+        tessera
+            .create_user(
+                None,
+                &format!("export{i:03}@riverside.example"),
+                &format!("Export {i:03}"),
+                Role::Staff,
+                Some(PASSWORD),
+            )
+            .await
+            .unwrap();
+    }
+    tessera
+        .create_user(
+            None,
+            "formula@riverside.example",
+            "=HYPERLINK(\"https://evil.example\",\"x\")",
+            Role::Staff,
+            Some(PASSWORD),
+        )
+        .await
+        .unwrap();
+    let query = json!({"two_step": "not_set_up", "role": "staff", "sort": "created"});
+    let listed = walk(&auditor.client, query).await;
+    assert!(listed.len() > 120, "more than two pages: {}", listed.len());
+
+    let response = auditor
+        .client
+        .get("/admin/users.csv?two_step=not_set_up&role=staff&sort=created")
+        .await;
+    assert_eq!(response.status(), 200);
+    let disposition = response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let date: String = tessera_core::clock::format_utc(app.clock_now())
+        .chars()
+        .take(10)
+        .collect();
+    assert!(
+        disposition.contains(&format!("tessera-users-{date}.csv")),
+        "{disposition}"
+    );
+    let body = response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(headers, tessera_core::service::EXPORT_COLUMNS.to_vec());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let exported: Vec<String> = rows.iter().map(|r| r[1].to_string()).collect();
+    assert_eq!(
+        exported, listed,
+        "the file is the view, in the view's order"
+    );
+    let formula = rows
+        .iter()
+        .find(|r| &r[1] == "formula@riverside.example")
+        .unwrap();
+    assert_eq!(&formula[0], "'=HYPERLINK(\"https://evil.example\",\"x\")");
+    assert!(rows
+        .iter()
+        .all(|r| &r[4] == "Not set up" && &r[2] == "Staff"));
+
+    let mut conn = tessera.db().pool().acquire().await.unwrap();
+    let recent = tessera_core::audit::recent(&mut conn, 5).await.unwrap();
+    let export = recent
+        .iter()
+        .find(|r| r.kind == "users_exported")
+        .expect("the export is audited");
+    let detail = &export.detail;
+    assert!(
+        detail.contains("two_step=not_set_up")
+            && detail.contains(&format!("{} row(s)", listed.len())),
+        "{detail}"
+    );
+    drop(conn);
+
+    // A bad view is refused plainly; staff and signed-out callers get nothing.
+    let bad = auditor.client.get("/admin/users.csv?two_step=maybe").await;
+    assert_eq!(bad.status(), 422);
+    let staff = app.client();
+    assert_eq!(staff.sign_in(STAFF, STAFF_PASSWORD).await.status, 200);
+    let refused = staff.get("/admin/users.csv").await;
+    assert_eq!(refused.status(), 403);
+    assert!(!refused.text().await.unwrap().contains("@riverside.example"));
+    let nobody = app.client().get("/admin/users.csv").await;
+    assert_eq!(nobody.status(), 303, "signed out: to the sign-in page");
+    assert_eq!(nobody.headers()["location"], "/signin");
+    app.stop().await;
+}

@@ -111,8 +111,8 @@ fn is_console_page(path: &str) -> bool {
 pub fn access_for_page(path: &str) -> Access {
     match path {
         "/signin" | "/setup" => Access::Public,
-        // The console's pages open to every console role: the list and a user's page.
-        "/admin" | "/admin/users" => Access::Roles(roles::CONSOLE),
+        // The console's pages open to every console role: the list, its CSV, a user's page.
+        "/admin" | "/admin/users" | "/admin/users.csv" => Access::Roles(roles::CONSOLE),
         _ if path
             .strip_prefix("/admin/users/")
             .is_some_and(|id| !id.contains('/')) =>

@@ -5,6 +5,7 @@
 
 pub mod console;
 mod errors;
+pub mod export;
 pub mod guard;
 pub mod session_cookie;
 pub mod steps;

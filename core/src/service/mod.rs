@@ -40,7 +40,7 @@ use crate::secret_box::ServerKey;
 use crate::session::Session;
 use crate::{Clock, CoreError, CoreResult, UnixTime};
 
-pub use admin::{RemindOutcome, ResetOutcome, SessionView, UserDetail};
+pub use admin::{RemindOutcome, ResetOutcome, SessionView, UserDetail, EXPORT_COLUMNS};
 pub use authenticator::TotpEnrolment;
 pub use demo::DemoAccount;
 pub use methods::{FactorAdded, TwoFactorStatus};

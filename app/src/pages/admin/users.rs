@@ -215,6 +215,10 @@ fn Filters(query: UsersQuery) -> impl IntoView {
 
 #[component]
 fn Pager(query: UsersQuery, previous: Option<String>, next: Option<String>) -> impl IntoView {
+    let csv = format!(
+        "/admin/users.csv?{}",
+        query.first_page().to_query_string(None)
+    );
     let link = move |cursor: Option<String>, label: &'static str, rel: &'static str| {
         cursor.map(|c| {
             let href = format!(
@@ -228,6 +232,7 @@ fn Pager(query: UsersQuery, previous: Option<String>, next: Option<String>) -> i
         <nav class="pager" aria-label="Pages">
             {link(previous, "← Previous 50", "prev")}
             {link(next, "Next 50 →", "next")}
+            <a class="download" href=csv download="">"Download CSV (everyone in this view)"</a>
         </nav>
     }
 }

@@ -1,5 +1,6 @@
-//! The admin console's flows: the users list and a user's page ([`users`]), what admins
-//! and helpdesk members do to an account ([`actions`]), reminders ([`reminders`]).
+//! The admin console's flows: the users list and a user's page ([`users`]), its export
+//! ([`export`]), what admins and helpdesk members do to an account ([`actions`]),
+//! reminders ([`reminders`]).
 //!
 //! Who may call them at all is the guard's job (by path, `/api/admin/…`); the rules that
 //! depend on whom an action is aimed at are here, in [`may_act_on`]: nobody acts on
@@ -7,6 +8,7 @@
 //! change also needs a fresh step-up ([`Tessera::require_step_up`]).
 
 mod actions;
+mod export;
 mod reminders;
 mod users;
 
@@ -17,6 +19,7 @@ use crate::accounts::{self, Role, User};
 use crate::{CoreError, CoreResult, Tessera};
 
 pub use actions::ResetOutcome;
+pub use export::COLUMNS as EXPORT_COLUMNS;
 pub use reminders::RemindOutcome;
 pub use users::{SessionView, UserDetail};
 

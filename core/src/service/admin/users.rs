@@ -51,10 +51,24 @@ impl Tessera {
     pub async fn for_each_user(
         &self,
         view: &View,
-        each: impl FnMut(UserRow) -> CoreResult<()>,
+        mut each: impl FnMut(UserRow) -> CoreResult<()>,
     ) -> CoreResult<u64> {
-        let mut conn = self.db.pool().acquire().await?;
-        directory::for_each(&mut conn, view, self.now(), each).await
+        let mut batches = directory::Batches::new(view.clone());
+        let mut count = 0;
+        loop {
+            // A connection per batch: a long walk does not hold one from the pool.
+            let batch = {
+                let mut conn = self.db.pool().acquire().await?;
+                batches.next(&mut conn, self.now()).await?
+            };
+            let Some(rows) = batch else {
+                return Ok(count);
+            };
+            for row in rows {
+                count += 1;
+                each(row)?;
+            }
+        }
     }
 
     /// One user's page.
