@@ -76,15 +76,17 @@ impl Transport {
     }
 }
 
-/// Sends what is due. Returns how many messages were sent.
+/// Sends what is due, no more than `per_minute` in any 60 seconds (counting what every
+/// instance sent or is sending). Returns how many messages were sent.
 pub async fn drain_once(
     db: &Db,
     transport: &Transport,
     from: &Mailbox,
     now: UnixTime,
+    per_minute: Option<u32>,
 ) -> CoreResult<usize> {
     let mut sent = 0;
-    while let Some((id, mail)) = claim_next(db, now).await? {
+    while let Some((id, mail)) = claim_next(db, now, per_minute).await? {
         match deliver(transport, from, id, &mail).await {
             Ok(()) => {
                 let mut tx = db.write().await?;
@@ -117,8 +119,29 @@ pub async fn drain_once(
     Ok(sent)
 }
 
-async fn claim_next(db: &Db, now: UnixTime) -> CoreResult<Option<(i64, Mail)>> {
+/// Claims the oldest due message, unless the last minute's sending (sent, or claimed and
+/// being sent) already reached the rate; decided in the claim's own transaction.
+async fn claim_next(
+    db: &Db,
+    now: UnixTime,
+    per_minute: Option<u32>,
+) -> CoreResult<Option<(i64, Mail)>> {
     let mut tx = db.write().await?;
+    if let Some(limit) = per_minute {
+        let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at > $1")
+            .bind(now - 60)
+            .fetch_one(&mut *tx)
+            .await?;
+        let sending: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND claimed_until >= $1",
+        )
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        if recent + sending >= i64::from(limit) {
+            return Ok(None);
+        }
+    }
     let row = sqlx::query(
         "SELECT id, to_addr, subject, body FROM outbox \
          WHERE sent_at IS NULL AND next_attempt_at <= $1 AND attempts < $2 \
@@ -180,5 +203,78 @@ async fn deliver(
             tracing::info!(to = %mail.to, subject = %mail.subject, file = %path.display(), "mail written to outbox folder");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// With a rate of 3 a minute, five waiting messages go out three now and two once the
+    /// minute has passed; without a rate, everything due goes at once.
+    #[tokio::test]
+    async fn the_outbox_keeps_to_the_rate_per_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        let folder = dir.path().join("outbox");
+        let transport = Transport::Folder(folder.clone());
+        let from: Mailbox = "Tessera <tessera@localhost>".parse().unwrap();
+        let now = 1_000_000;
+        let mut tx = db.write().await.unwrap();
+        for i in 0..5 {
+            let mail = Mail {
+                to: format!("person{i}@clinic.example"),
+                subject: "Reminder".into(),
+                body: "Please set up two-step authentication.".into(),
+            };
+            enqueue(&mut tx, &mail, now).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        assert_eq!(
+            drain_once(&db, &transport, &from, now, Some(3))
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(
+            drain_once(&db, &transport, &from, now + 30, Some(3))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(files(&folder), 3);
+        let mut conn = db.pool().acquire().await.unwrap();
+        assert_eq!(waiting(&mut conn).await.unwrap(), 2);
+        drop(conn);
+        assert_eq!(
+            drain_once(&db, &transport, &from, now + 61, Some(3))
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(files(&folder), 5);
+
+        let mut tx = db.write().await.unwrap();
+        for i in 0..4 {
+            let mail = Mail {
+                to: format!("later{i}@clinic.example"),
+                subject: "Reminder".into(),
+                body: "Again.".into(),
+            };
+            enqueue(&mut tx, &mail, now + 62).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(
+            drain_once(&db, &transport, &from, now + 62, None)
+                .await
+                .unwrap(),
+            4
+        );
     }
 }

@@ -17,6 +17,8 @@ pub struct MailConfig {
     pub transport: Transport,
     pub from: Mailbox,
     pub poll_every: Duration,
+    /// At most this many messages a minute, across every instance (None: no limit).
+    pub per_minute: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -48,6 +50,7 @@ impl ServerConfig {
             mail_from: "Tessera <tessera@localhost>".into(),
             secret_key: None,
             trust_forwarded_for: false,
+            mail_per_minute: None,
         };
         let mut config = settings.build(demo)?;
         config.leptos.site_addr = ([127, 0, 0, 1], port).into();
@@ -81,6 +84,10 @@ pub struct Settings {
         default_value = "Tessera <tessera@localhost>"
     )]
     pub mail_from: String,
+    /// Send at most this many messages a minute (hosted mail services cap senders, e.g. 30
+    /// a minute); the rest wait in the outbox, oldest first. No limit when unset.
+    #[arg(long, env = "TESSERA_MAIL_PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub mail_per_minute: Option<u32>,
     /// The 256-bit key (base64) that encrypts authenticator-app keys at rest. Without it,
     /// one is generated into <data>/secret.key on first run. Losing it means every user
     /// must set up their authenticator app again.
@@ -142,6 +149,7 @@ impl Settings {
                 transport,
                 from,
                 poll_every: crate::outbox::DEFAULT_POLL,
+                per_minute: self.mail_per_minute,
             },
             demo,
         })

@@ -16,8 +16,14 @@ pub fn spawn(
     tokio::spawn(async move {
         let from: Mailbox = config.from.clone();
         loop {
-            if let Err(error) =
-                mail::drain_once(tessera.db(), &config.transport, &from, tessera.now()).await
+            if let Err(error) = mail::drain_once(
+                tessera.db(),
+                &config.transport,
+                &from,
+                tessera.now(),
+                config.per_minute,
+            )
+            .await
             {
                 tracing::warn!(%error, "outbox round failed");
             }

@@ -109,6 +109,8 @@ pub struct UserCounts {
     pub disabled: i64,
     pub locked: i64,
     pub inactive: i64,
+    /// Messages in the outbox not sent yet (reminders wait there under the mail rate).
+    pub mail_waiting: i64,
 }
 
 #[server(prefix = "/api/admin", endpoint = "list_users", input = StrictJson)]
@@ -141,5 +143,6 @@ pub async fn count_users() -> Result<UserCounts, AppError> {
         disabled: c.disabled,
         locked: c.locked,
         inactive: c.inactive,
+        mail_waiting: state.tessera.mail_waiting().await?,
     })
 }

@@ -152,6 +152,11 @@ fn Counts(counts: UserCounts, query: UsersQuery) -> impl IntoView {
                 }
             }).collect_view()}
         </ul>
+        {(counts.mail_waiting > 0).then(|| view! {
+            <p class="hint" role="status">
+                {format!("{} email(s) waiting in the outbox; they go out at the rate the server allows.", counts.mail_waiting)}
+            </p>
+        })}
     }
 }
 

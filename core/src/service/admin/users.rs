@@ -47,6 +47,12 @@ impl Tessera {
         directory::counts(&mut conn, self.now()).await
     }
 
+    /// Messages in the outbox not sent yet.
+    pub async fn mail_waiting(&self) -> CoreResult<i64> {
+        let mut conn = self.db.pool().acquire().await?;
+        crate::mail::waiting(&mut conn).await
+    }
+
     /// Every user in `view`, in its order, handed to `each` as they are read.
     pub async fn for_each_user(
         &self,
