@@ -264,6 +264,8 @@ impl LockedOnly for Result<(), crate::throttle::Wait> {
 /// chosen in this file; every value a person typed travels as an argument.
 struct Sql {
     conditions: Vec<String>,
+    /// A name-or-email prefix: the placeholders of its range's two ends.
+    search: Option<(String, String)>,
     args: AnyArguments,
     next: usize,
 }
@@ -272,6 +274,7 @@ impl Sql {
     fn new() -> Sql {
         Sql {
             conditions: Vec::new(),
+            search: None,
             args: AnyArguments::default(),
             next: 1,
         }
@@ -294,11 +297,43 @@ impl Sql {
         self.conditions.push(condition);
     }
 
-    fn where_clause(&self) -> String {
-        if self.conditions.is_empty() {
+    fn where_clause(&self, extra: Option<String>) -> String {
+        let all: Vec<&str> = self
+            .conditions
+            .iter()
+            .map(String::as_str)
+            .chain(extra.as_deref())
+            .collect();
+        if all.is_empty() {
             String::new()
         } else {
-            format!("WHERE {}", self.conditions.join(" AND "))
+            format!("WHERE {}", all.join(" AND "))
+        }
+    }
+
+    /// The first `limit` rows in `column`'s order (`direction`, ties by id). A search is two
+    /// ranges — names and emails — each read in order from its own index and limited, then
+    /// merged: an OR over both would read and sort every match before the first row.
+    fn select(&self, column: &str, direction: &str, limit: usize) -> String {
+        let order = format!("ORDER BY {column} {direction}, id {direction} LIMIT {limit}");
+        match &self.search {
+            None => format!(
+                "SELECT {ROW_COLUMNS} FROM users {} {order}",
+                self.where_clause(None)
+            ),
+            Some((from, to)) => {
+                let branch = |field: &str| {
+                    format!(
+                        "SELECT id FROM (SELECT id FROM users {} {order}) AS by_{field}",
+                        self.where_clause(Some(format!("{field} >= {from} AND {field} < {to}")))
+                    )
+                };
+                format!(
+                    "SELECT {ROW_COLUMNS} FROM users WHERE id IN ({} UNION {}) {order}",
+                    branch("name_key"),
+                    branch("email")
+                )
+            }
         }
     }
 }
@@ -356,12 +391,10 @@ async fn filter(
         None => {}
     }
     if let Some(search) = &view.search {
-        // A prefix of the name or the email: two index ranges.
+        // A prefix of the name or the email: two index ranges (see `Sql::select`).
         let from = sql.arg(search.clone())?;
         let to = sql.arg(format!("{search}\u{10ffff}"))?;
-        sql.when(format!(
-            "((name_key >= {from} AND name_key < {to}) OR (email >= {from} AND email < {to}))"
-        ));
+        sql.search = Some((from, to));
     }
     Ok(())
 }
@@ -438,11 +471,7 @@ pub async fn page(
         sql.when(format!("({column}, id) {op} ({value}, {id})"));
     }
     let direction = if ascending { "ASC" } else { "DESC" };
-    let query = format!(
-        "SELECT {ROW_COLUMNS} FROM users {} ORDER BY {column} {direction}, id {direction} LIMIT {}",
-        sql.where_clause(),
-        PAGE_SIZE + 1
-    );
+    let query = sql.select(column, direction, PAGE_SIZE as usize + 1);
     let fetched = sqlx::query_with(sqlx::AssertSqlSafe(query), sql.args)
         .fetch_all(&mut *conn)
         .await?;
@@ -543,10 +572,7 @@ impl Batches {
             sql.when(format!("({column}, id) {op} ({value}, {id})"));
         }
         let direction = if ascending { "ASC" } else { "DESC" };
-        let query = format!(
-            "SELECT {ROW_COLUMNS} FROM users {} ORDER BY {column} {direction}, id {direction} LIMIT {BATCH}",
-            sql.where_clause()
-        );
+        let query = sql.select(column, direction, BATCH);
         let fetched = sqlx::query_with(sqlx::AssertSqlSafe(query), sql.args)
             .fetch_all(&mut *conn)
             .await?;
@@ -568,16 +594,25 @@ impl Batches {
 
 /// The counts at the top of the list.
 pub async fn counts(conn: &mut AnyConnection, now: UnixTime) -> CoreResult<Counts> {
+    // Kept by triggers as rows change (migration 0007).
     let row = sqlx::query(
-        "SELECT COUNT(*) AS all_users, \
-           COALESCE(SUM(two_factor_enabled), 0) AS on_, \
-           COALESCE(SUM(CASE WHEN two_factor_enabled = 0 AND active = 1 AND password_hash IS NOT NULL THEN 1 ELSE 0 END), 0) AS not_set_up, \
-           COALESCE(SUM(CASE WHEN active = 1 AND password_hash IS NULL THEN 1 ELSE 0 END), 0) AS pending, \
-           COALESCE(SUM(CASE WHEN active = 0 THEN 1 ELSE 0 END), 0) AS disabled, \
-           COALESCE(SUM(CASE WHEN active = 1 AND password_hash IS NOT NULL AND last_sign_in_at < $1 AND created_at < $1 THEN 1 ELSE 0 END), 0) AS inactive \
-         FROM users",
+        "SELECT all_users, two_step_on, not_set_up, pending, disabled FROM user_counts WHERE id = 1",
     )
-    .bind(now - INACTIVE_AFTER_SECS)
+    .fetch_one(&mut *conn)
+    .await?;
+    // Time-dependent, so counted now, from the two indexes of migration 0007.
+    let since = now - INACTIVE_AFTER_SECS;
+    let quiet: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE active = 1 AND last_sign_in_at < $1 AND created_at < $1",
+    )
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
+    let quiet_pending: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE active = 1 AND last_sign_in_at < $1 AND created_at < $1 \
+         AND password_hash IS NULL",
+    )
+    .bind(since)
     .fetch_one(&mut *conn)
     .await?;
     let (emails, ids) = locked_now(conn, now).await?;
@@ -598,12 +633,12 @@ pub async fn counts(conn: &mut AnyConnection, now: UnixTime) -> CoreResult<Count
     };
     Ok(Counts {
         all: row.try_get("all_users")?,
-        two_step_on: row.try_get("on_")?,
+        two_step_on: row.try_get("two_step_on")?,
         not_set_up: row.try_get("not_set_up")?,
         pending: row.try_get("pending")?,
         disabled: row.try_get("disabled")?,
         locked: locked.len() as i64,
-        inactive: row.try_get("inactive")?,
+        inactive: quiet - quiet_pending,
     })
 }
 

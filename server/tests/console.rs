@@ -701,6 +701,21 @@ async fn the_users_list_filters_searches_sorts_and_pages_without_losing_a_row() 
     assert_eq!(counts.body["all"], all.len());
     assert_eq!(counts.body["disabled"], expect(&|u| u.3 == 0));
     assert_eq!(counts.body["pending"], expect(&|u| u.3 == 1 && u.4 == 1));
+    // The counts kept by triggers followed every UPDATE above.
+    assert_eq!(counts.body["two_step_on"], expect(&|u| u.2 == 1));
+    assert_eq!(
+        counts.body["not_set_up"],
+        expect(&|u| u.2 == 0 && u.3 == 1 && u.4 == 0)
+    );
+    let inactive: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE active = 1 AND password_hash IS NOT NULL \
+         AND last_sign_in_at < $1 AND created_at < $1",
+    )
+    .bind(app.clock_now() - 30 * 24 * 60 * 60)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(counts.body["inactive"], inactive);
     // Bad views are refused plainly.
     for bad in [
         json!({"two_step": "maybe"}),
