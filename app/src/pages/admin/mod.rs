@@ -4,6 +4,7 @@
 
 pub mod step_up;
 pub mod user;
+pub mod user_actions;
 pub mod users;
 
 use leptos::prelude::*;
