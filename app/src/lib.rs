@@ -50,12 +50,17 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::home::HomePage/>
                 <Route path=path!("/signin") view=pages::signin::SignInPage/>
                 <Route path=path!("/setup") view=pages::setup::SetupPage/>
+                <Route path=path!("/invitation") view=pages::links::InvitationPage/>
+                <Route path=path!("/reset-password") view=pages::links::ResetPasswordPage/>
+                <Route path=path!("/confirm-email") view=pages::links::ConfirmEmailPage/>
                 <Route path=path!("/password") view=pages::password::ChangePasswordPage/>
                 <Route path=path!("/security") view=pages::security::SecurityPage/>
                 <Route path=path!("/signin/verify") view=pages::verify::VerifyPage/>
                 <Route path=path!("/setup-2fa") view=pages::setup_two_factor::SetupTwoFactorPage/>
                 <Route path=path!("/admin") view=pages::admin::users::UsersPage/>
                 <Route path=path!("/admin/users") view=pages::admin::users::UsersPage/>
+                <Route path=path!("/admin/users/new") view=pages::admin::add::AddUserPage/>
+                <Route path=path!("/admin/users/import") view=pages::admin::import::ImportPage/>
                 <Route path=path!("/admin/users/:id") view=pages::admin::user::UserDetailPage/>
             </Routes>
         </Router>

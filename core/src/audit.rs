@@ -52,6 +52,14 @@ pub enum AuditKind {
     ReminderSent,
     /// The users list was downloaded (which view, how many rows).
     UsersExported,
+    UserInvited,
+    InvitationResent,
+    InvitationAccepted,
+    UsersImported,
+    PasswordResetSent,
+    UserRenamed,
+    EmailChangeRequested,
+    EmailChanged,
 }
 
 impl AuditKind {
@@ -88,6 +96,14 @@ impl AuditKind {
             AuditKind::SessionsEnded => "sessions_ended",
             AuditKind::ReminderSent => "reminder_sent",
             AuditKind::UsersExported => "users_exported",
+            AuditKind::UserInvited => "user_invited",
+            AuditKind::InvitationResent => "invitation_resent",
+            AuditKind::InvitationAccepted => "invitation_accepted",
+            AuditKind::UsersImported => "users_imported",
+            AuditKind::PasswordResetSent => "password_reset_sent",
+            AuditKind::UserRenamed => "user_renamed",
+            AuditKind::EmailChangeRequested => "email_change_requested",
+            AuditKind::EmailChanged => "email_changed",
         }
     }
 }

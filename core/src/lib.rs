@@ -16,6 +16,7 @@ pub mod db;
 pub mod directory;
 pub mod error;
 pub mod in_flight;
+pub mod links;
 pub mod mail;
 pub mod passkeys;
 pub mod password;

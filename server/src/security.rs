@@ -10,9 +10,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{header, HeaderValue, Method};
 
-/// The largest request body Tessera reads: no request it serves needs more.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
 /// Reads every request body in full before any other layer looks at the request. A
 /// refusal further in (the origin check, the guard) then leaves the connection clean for
 /// the client's next request on it: hyper keeps a connection alive only once the body was
@@ -21,14 +18,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// reading the rest.
 pub async fn read_body(req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
+    let limit = app::ssr::body_limit(parts.uri.path());
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+    if declared.is_some_and(|n| n > limit) {
         return closing(error_response(AppError::TooLarge));
     }
-    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await

@@ -29,7 +29,7 @@ const AUDITOR_MAY: [&str; 4] = [
     "admin/count_users",
     "admin/user_details",
 ];
-const HELPDESK_MAY_ALSO: [&str; 8] = [
+const HELPDESK_MAY_ALSO: [&str; 9] = [
     "admin/begin_step_up_passkey",
     "admin/step_up_with_code",
     "admin/step_up_with_passkey",
@@ -38,6 +38,7 @@ const HELPDESK_MAY_ALSO: [&str; 8] = [
     "admin/end_user_sessions",
     "admin/remind_users",
     "admin/remind_view",
+    "admin/send_password_reset",
 ];
 
 #[tokio::test]
@@ -143,6 +144,14 @@ async fn console_pages_are_for_console_roles() {
         200
     );
     assert_eq!(auditor.client.get("/admin/settings").await.status(), 403);
+    // Adding people is for admins, though the paths look like a user's page.
+    let helpdesk = app.person("Hal Helpdesk", Role::Helpdesk, false).await;
+    let admin = app.person("Ann Admin", Role::Admin, false).await;
+    for page in ["/admin/users/new", "/admin/users/import"] {
+        assert_eq!(auditor.client.get(page).await.status(), 403, "{page}");
+        assert_eq!(helpdesk.client.get(page).await.status(), 403, "{page}");
+        assert_eq!(admin.client.get(page).await.status(), 200, "{page}");
+    }
     app.stop().await;
 }
 

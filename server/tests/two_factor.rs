@@ -314,8 +314,17 @@ async fn half_and_setup_sessions_can_call_only_their_own_step() {
     let signed = setup.sign_in(OTHER_STAFF, STAFF_PASSWORD).await;
     assert_eq!(signed.body["next"], "/setup-2fa");
 
-    // Open to anyone: sign-in and first-run setup (they answer 4xx to an empty body).
-    let public = ["sign_in", "setup_status", "complete_setup"];
+    // Open to anyone: sign-in, first-run setup and the mailed links' pages (they answer
+    // 4xx to an empty body).
+    let public = [
+        "sign_in",
+        "setup_status",
+        "complete_setup",
+        "link_details",
+        "accept_invitation",
+        "reset_password_with_link",
+        "confirm_email_change",
+    ];
     let half_may = [
         "second_step",
         "second_step_passkey",
@@ -645,7 +654,9 @@ async fn every_page_and_every_spelling_of_it_is_guarded() {
     let open_to = |page: &str| -> &[&str] {
         match page {
             "/signin" => &["none", "half", "setup"],
-            "/setup" => &["none", "half", "setup", "full"],
+            "/setup" | "/invitation" | "/reset-password" | "/confirm-email" => {
+                &["none", "half", "setup", "full"]
+            }
             "/signin/verify" => &["half"],
             "/setup-2fa" => &["setup"],
             // The full session here is the demo admin's: the console is open to it.

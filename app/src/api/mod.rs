@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod links;
 pub mod passkeys;
 pub mod setup;
 pub mod two_factor;

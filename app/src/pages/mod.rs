@@ -4,6 +4,7 @@ pub mod admin;
 pub mod authenticator;
 pub mod backup_codes;
 pub mod home;
+pub mod links;
 pub mod passkeys;
 pub mod password;
 pub mod security;

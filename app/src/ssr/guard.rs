@@ -21,19 +21,30 @@ use tessera_core::service::ClientInfo;
 use tessera_core::session::{authorize, roles, Access, Refusal, SessionState};
 
 use super::{AppState, CurrentCaller};
-use crate::api::{account, passkeys as pk, setup, two_factor as tf};
+use crate::api::{account, links, passkeys as pk, setup, two_factor as tf};
 use crate::error::AppError;
 
 /// Server functions that need something other than a full session (or, under
 /// `/api/admin/`, something other than an admin's).
 fn endpoints() -> Vec<(&'static str, Access)> {
-    use crate::api::admin::{step_up as su, user as au, users as us};
+    use crate::api::admin::{people as pe, step_up as su, user as au, users as us};
     let console = Access::Roles(roles::CONSOLE);
     let helpdesk = Access::Roles(roles::HELPDESK);
     vec![
         (<account::SignIn as ServerFn>::PATH, Access::Public),
         (<setup::SetupStatus as ServerFn>::PATH, Access::Public),
         (<setup::CompleteSetup as ServerFn>::PATH, Access::Public),
+        // A mailed link is its own credential: anyone holding it may use it once.
+        (<links::LinkDetails as ServerFn>::PATH, Access::Public),
+        (<links::AcceptInvitation as ServerFn>::PATH, Access::Public),
+        (
+            <links::ResetPasswordWithLink as ServerFn>::PATH,
+            Access::Public,
+        ),
+        (
+            <links::ConfirmEmailChange as ServerFn>::PATH,
+            Access::Public,
+        ),
         (<account::SignOut as ServerFn>::PATH, Access::AnySession),
         (<account::Me as ServerFn>::PATH, Access::Full),
         (<tf::SecondStep as ServerFn>::PATH, Access::SecondFactor),
@@ -76,6 +87,7 @@ fn endpoints() -> Vec<(&'static str, Access)> {
         (<au::EndUserSessions as ServerFn>::PATH, helpdesk),
         (<au::RemindUsers as ServerFn>::PATH, helpdesk),
         (<au::RemindView as ServerFn>::PATH, helpdesk),
+        (<pe::SendPasswordReset as ServerFn>::PATH, helpdesk),
     ]
 }
 
@@ -110,9 +122,13 @@ fn is_console_page(path: &str) -> bool {
 /// ([`is_clean_path`]) without a trailing slash.
 pub fn access_for_page(path: &str) -> Access {
     match path {
-        "/signin" | "/setup" => Access::Public,
+        "/signin" | "/setup" | "/invitation" | "/reset-password" | "/confirm-email" => {
+            Access::Public
+        }
         // The console's pages open to every console role: the list, its CSV, a user's page.
         "/admin" | "/admin/users" | "/admin/users.csv" => Access::Roles(roles::CONSOLE),
+        // Adding people is for admins, though the path looks like a user's page.
+        "/admin/users/new" | "/admin/users/import" => Access::Roles(roles::ADMIN),
         _ if path
             .strip_prefix("/admin/users/")
             .is_some_and(|id| !id.contains('/')) =>

@@ -109,6 +109,18 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
 #[derive(Clone, Default)]
 pub struct CurrentCaller(pub Option<Arc<Caller>>);
 
+/// The largest request body read for `path`: a CSV import carries a file (up to 2 MB, a
+/// little more once escaped in JSON); everything else fits in 64 KiB.
+pub fn body_limit(path: &str) -> usize {
+    use crate::api::admin::people::{ImportUsers, PreviewImport};
+    use server_fn::ServerFn as _;
+    if path == PreviewImport::PATH || path == ImportUsers::PATH {
+        tessera_core::service::MAX_IMPORT_BYTES + 512 * 1024
+    } else {
+        64 * 1024
+    }
+}
+
 pub fn app_state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or(AppError::Internal)
 }

@@ -13,9 +13,13 @@
 //! - [`second_step`]: the second sign-in step with every method;
 //! - [`methods`]: what adding or removing any method does to the account;
 //! - [`authenticator`], [`passkeys`], [`backup_codes`]: each method's own flows;
-//! - [`notices`]: the mail a user gets, and the one "lock reached" rule.
+//! - [`notices`]: the mail a user gets, and the one "lock reached" rule;
+//! - [`account_links`]: the mailed links' other end (invitations, password resets, new
+//!   addresses);
+//! - [`admin`]: the console's flows.
 
 mod account;
+mod account_links;
 mod admin;
 mod authenticator;
 mod backup_codes;
@@ -40,7 +44,11 @@ use crate::secret_box::ServerKey;
 use crate::session::Session;
 use crate::{Clock, CoreError, CoreResult, UnixTime};
 
-pub use admin::{RemindOutcome, ResetOutcome, SessionView, UserDetail, EXPORT_COLUMNS};
+pub use account_links::LinkInfo;
+pub use admin::{
+    file_hash, By, ImportPreview, ImportRow, Invited, Invitee, RemindOutcome, ResetOutcome,
+    SessionView, UserDetail, EXPORT_COLUMNS, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS,
+};
 pub use authenticator::TotpEnrolment;
 pub use demo::DemoAccount;
 pub use methods::{FactorAdded, TwoFactorStatus};

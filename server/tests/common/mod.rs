@@ -199,7 +199,7 @@ impl TestApp {
 
 /// A mail as its reader sees it: lettre sends long lines quoted-printable (soft line
 /// breaks, `=XX` escapes), which is undone here.
-fn readable(message: &str) -> String {
+pub fn readable(message: &str) -> String {
     if !message.contains("quoted-printable") {
         return message.to_string();
     }

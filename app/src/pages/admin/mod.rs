@@ -2,6 +2,8 @@
 //! with its data; what reacts (selecting rows, actions with their step-up prompt) is in
 //! lazy islands, so no staff page ever downloads their code.
 
+pub mod add;
+pub mod import;
 pub mod step_up;
 pub mod user;
 pub mod user_actions;

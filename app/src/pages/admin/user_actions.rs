@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 
 use super::role_label;
 use super::step_up::StepUpForm;
+use crate::api::admin::people::{edit_user, resend_invitation, send_password_reset};
 use crate::api::admin::step_up::ConsoleUser;
 use crate::api::admin::user::{
     change_user_role, end_user_sessions, remind_users, reset_two_factor, set_user_active,
@@ -20,6 +21,7 @@ enum Pane {
     Buttons,
     Reset,
     Role,
+    Edit,
     /// The step-up prompt, then this action.
     StepUp(Box<Action>),
     ResetDone(ResetResult),
@@ -33,6 +35,9 @@ enum Action {
     EndSessions,
     SetActive(bool),
     Role(String),
+    ResendInvitation,
+    PasswordReset,
+    Edit(String, String),
 }
 
 /// The actions on this person's account, for the roles that have them.
@@ -49,6 +54,8 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
     let message = RwSignal::new(None::<String>);
     let reason = RwSignal::new(String::new());
     let new_role = RwSignal::new(user.role.clone());
+    let new_name = RwSignal::new(user.name.clone());
+    let new_email = RwSignal::new(user.email.clone());
 
     let perform = Callback::new(move |action: Action| {
         if !stepped_up.get_untracked() {
@@ -93,6 +100,27 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
                 Action::Role(role) => change_user_role(id, role)
                     .await
                     .map(|_| Some("Role changed.".into())),
+                Action::ResendInvitation => resend_invitation(id).await.map(|s| {
+                    Some(format!(
+                        "A new invitation was sent; it works until {}. The earlier link no longer works.",
+                        s.expires
+                    ))
+                }),
+                Action::PasswordReset => send_password_reset(id).await.map(|until| {
+                    Some(format!(
+                        "A link to choose a new password was mailed; it works once, until {until}."
+                    ))
+                }),
+                Action::Edit(name, email) => edit_user(id, name, email).await.map(|confirming| {
+                    Some(
+                        if confirming {
+                            "Saved. The new address gets a link to confirm it, and the old one is told; until then they sign in with the old address."
+                        } else {
+                            "Saved."
+                        }
+                        .into(),
+                    )
+                }),
             };
             busy.set(false);
             match result {
@@ -124,6 +152,7 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
         .into_any();
     }
     let locked = user.status == "locked";
+    let pending = user.status == "pending";
     let active = user.status != "disabled";
     let on = user.two_step_on;
     view! {
@@ -149,6 +178,18 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
                             })}
                             <button type="button" class="button" id="action-end-sessions" disabled=move || busy.get()
                                 on:click=move |_| perform.run(Action::EndSessions)>"End all sessions"</button>
+                            {(admin && pending).then(|| view! {
+                                <button type="button" class="button" id="action-resend" disabled=move || busy.get()
+                                    on:click=move |_| perform.run(Action::ResendInvitation)>"Resend invitation"</button>
+                            })}
+                            {(!pending && active).then(|| view! {
+                                <button type="button" class="button" id="action-password-reset" disabled=move || busy.get()
+                                    on:click=move |_| perform.run(Action::PasswordReset)>"Send password-reset link"</button>
+                            })}
+                            {admin.then(|| view! {
+                                <button type="button" class="button" id="action-edit" disabled=move || busy.get()
+                                    on:click=move |_| pane.set(Pane::Edit)>"Edit name or email"</button>
+                            })}
                             {admin.then(|| view! {
                                 <button type="button" class="button" id="action-role" disabled=move || busy.get()
                                     on:click=move |_| pane.set(Pane::Role)>"Change role"</button>
@@ -190,6 +231,27 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
                             </div>
                             <div class="actions">
                                 <button type="submit" class="button primary" disabled=move || busy.get()>"Change role"</button>
+                                <button type="button" class="link" on:click=move |_| pane.set(Pane::Buttons)>"Cancel"</button>
+                            </div>
+                        </form>
+                    }.into_any()
+                }
+                Pane::Edit => {
+                    view! {
+                        <form on:submit=move |ev| { ev.prevent_default(); perform.run(Action::Edit(new_name.get_untracked(), new_email.get_untracked())); } novalidate>
+                            <h3>"Edit name or email"</h3>
+                            <div class="field">
+                                <label for="edit-name">"Name"</label>
+                                <input id="edit-name" required maxlength="100" bind:value=new_name/>
+                            </div>
+                            <div class="field">
+                                <label for="edit-email">"Email"</label>
+                                <input id="edit-email" type="email" required maxlength="254" bind:value=new_email
+                                    aria-describedby="edit-email-hint"/>
+                                <p class="hint" id="edit-email-hint">"A new address changes only once it is confirmed from a link mailed to it; the old address is told."</p>
+                            </div>
+                            <div class="actions">
+                                <button type="submit" class="button primary" disabled=move || busy.get()>"Save"</button>
                                 <button type="button" class="link" on:click=move |_| pane.set(Pane::Buttons)>"Cancel"</button>
                             </div>
                         </form>

@@ -51,7 +51,15 @@ pub fn UsersPage() -> impl IntoView {
                 let me = me.ok();
                 Some(view! {
                         <ConsolePage title="Users" me=me.clone()>
-                            <h1>"Users"</h1>
+                            <div class="page-head">
+                                <h1>"Users"</h1>
+                                {me.as_ref().is_some_and(|m| m.role == "admin").then(|| view! {
+                                    <div class="actions">
+                                        <a class="button primary" href="/admin/users/new" id="add-user">"Add user"</a>
+                                        <a class="button" href="/admin/users/import">"Import CSV"</a>
+                                    </div>
+                                })}
+                            </div>
                             {match counts {
                                 Ok(counts) => view! { <Counts counts query=query.clone()/> }.into_any(),
                                 Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),

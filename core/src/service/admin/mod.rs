@@ -1,6 +1,7 @@
 //! The admin console's flows: the users list and a user's page ([`users`]), its export
 //! ([`export`]), what admins and helpdesk members do to an account ([`actions`]),
-//! reminders ([`reminders`]).
+//! reminders ([`reminders`]), adding people by invitation or from a file and changing
+//! their name or address ([`people`], [`import`]).
 //!
 //! Who may call them at all is the guard's job (by path, `/api/admin/…`); the rules that
 //! depend on whom an action is aimed at are here, in [`may_act_on`]: nobody acts on
@@ -9,6 +10,8 @@
 
 mod actions;
 mod export;
+mod import;
+mod people;
 mod reminders;
 mod users;
 
@@ -20,6 +23,8 @@ use crate::{CoreError, CoreResult, Tessera};
 
 pub use actions::ResetOutcome;
 pub use export::COLUMNS as EXPORT_COLUMNS;
+pub use import::{file_hash, ImportPreview, ImportRow, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS};
+pub use people::{By, Invited, Invitee};
 pub use reminders::RemindOutcome;
 pub use users::{SessionView, UserDetail};
 
