@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tessera_core::accounts::Role;
+use tessera_core::service::{By, Invitee};
 use tessera_core::{SystemClock, Tessera};
 use tessera_server::config::Settings;
 
@@ -69,6 +70,24 @@ enum UserCommand {
         /// On a fresh database, create the organisation with this name first.
         #[arg(long)]
         organisation: Option<String>,
+    },
+    /// Invite someone: an account without a password, and a mail with a single-use link
+    /// (72 hours) to choose one. The running server's outbox sends it.
+    Invite {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["admin", "helpdesk", "auditor", "staff"], default_value = "staff")]
+        role: String,
+    },
+    /// Invite everyone in a CSV file (email, name, role; commas or semicolons; a header
+    /// line is fine): every row is checked first, and nobody is added unless all are fine.
+    Import {
+        file: std::path::PathBuf,
+        /// Only check the file and say what it would do.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Set a user's password (read from standard input) and end their sessions.
     SetPassword {
@@ -162,6 +181,57 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                 role.as_str()
             );
         }
+        UserCommand::Invite { email, name, role } => {
+            let invitee = Invitee::parse(&email, &name, &role)?;
+            let sent = tessera.invite_user(By::Operator, &invitee).await?;
+            println!(
+                "invited {} ({}) {}; the invitation is in the outbox (the running server sends it) and works until {}",
+                invitee.email,
+                invitee.role.as_str(),
+                sent.id,
+                tessera_core::clock::format_utc(sent.expires_at)
+            );
+        }
+        UserCommand::Import { file, dry_run } => {
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("could not read {}", file.display()))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                anyhow::anyhow!(
+                    "{} is not UTF-8 text: save it from your spreadsheet as \"CSV UTF-8\"",
+                    file.display()
+                )
+            })?;
+            let preview = tessera.preview_import(&text).await?;
+            for row in preview.rows.iter().filter(|r| r.problem.is_some()) {
+                println!(
+                    "line {}: {}: {}",
+                    row.line,
+                    if row.email.is_empty() {
+                        "(no email)"
+                    } else {
+                        &row.email
+                    },
+                    row.problem.as_deref().unwrap_or_default()
+                );
+            }
+            if preview.problems > 0 {
+                anyhow::bail!(
+                    "{} row(s) have problems (listed above); nobody was added",
+                    preview.problems
+                );
+            }
+            if dry_run {
+                println!(
+                    "{} people can be added; nothing was written (--dry-run)",
+                    preview.valid
+                );
+            } else {
+                let added = tessera
+                    .import_users(By::Operator, &text, &preview.hash)
+                    .await?;
+                println!("{added} people added; their invitations are in the outbox (the running server sends them)");
+            }
+        }
         UserCommand::SetPassword { email } => {
             let password = read_password()?;
             tessera.operator_set_password(&email, &password).await?;
@@ -189,7 +259,13 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                     u.id,
                     u.email,
                     u.role.as_str(),
-                    if u.active { "active" } else { "disabled" },
+                    if !u.active {
+                        "disabled"
+                    } else if u.password_hash.is_none() {
+                        "pending"
+                    } else {
+                        "active"
+                    },
                     if u.two_factor_enabled { "on" } else { "off" },
                     u.display_name
                 );

@@ -422,3 +422,102 @@ async fn a_new_address_counts_once_confirmed_and_a_reset_link_sets_a_password() 
     assert_eq!(reused.status, 422);
     app.stop().await;
 }
+
+/// The operators' command line: `tessera user invite` and `tessera user import FILE`
+/// (which refuses a file with a bad row, adds nobody, and says which line).
+#[test]
+fn the_command_line_invites_and_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let tessera = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .env("TESSERA_DATA_DIR", dir.path())
+            .env("TESSERA_LEPTOS_CONFIG", "../Leptos.toml")
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = tessera(&[
+        "user",
+        "create",
+        "--email",
+        "boss@clinic.example",
+        "--name",
+        "Boss",
+        "--role",
+        "admin",
+        "--organisation",
+        "Hillside Clinic",
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = tessera(&[
+        "user",
+        "invite",
+        "--email",
+        "Nia@Clinic.example",
+        "--name",
+        "Nia Obi",
+        "--role",
+        "helpdesk",
+    ]);
+    assert!(
+        ok && out.contains("invited nia@clinic.example (helpdesk)"),
+        "{out}"
+    );
+    let (ok, out) = tessera(&[
+        "user",
+        "invite",
+        "--email",
+        "nia@clinic.example",
+        "--name",
+        "Nia",
+    ]);
+    assert!(!ok && out.contains("already exists"), "{out}");
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "email,name,role\nok@clinic.example,Ok Person,staff\nbroken,Bad Row,staff\n",
+    )
+    .unwrap();
+    let (ok, out) = tessera(&["user", "import", bad.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("line 3: broken:") && out.contains("nobody was added"),
+        "{out}"
+    );
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "\u{feff}ana.lee@clinic.example;Ana;staff\r\nben.kay@clinic.example;Ben;auditor\r\n",
+    )
+    .unwrap();
+    let (ok, out) = tessera(&["user", "import", good.to_str().unwrap(), "--dry-run"]);
+    assert!(ok && out.contains("2 people can be added"), "{out}");
+    let (ok, out) = tessera(&["user", "list"]);
+    assert!(
+        ok && !out.contains("ana.lee@clinic.example"),
+        "a dry run writes nothing: {out}"
+    );
+    let (ok, out) = tessera(&["user", "import", good.to_str().unwrap()]);
+    assert!(ok && out.contains("2 people added"), "{out}");
+    let (ok, out) = tessera(&["user", "list"]);
+    assert!(ok, "{out}");
+    for email in [
+        "ok@clinic.example",
+        "nia@clinic.example",
+        "ana.lee@clinic.example",
+        "ben.kay@clinic.example",
+    ] {
+        assert_eq!(
+            out.contains(email),
+            email != "ok@clinic.example",
+            "{email}: {out}"
+        );
+    }
+}
