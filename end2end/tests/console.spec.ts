@@ -181,3 +181,66 @@ test('an auditor sees the list without actions, and the server refuses a forged 
   expect(response?.status()).toBe(403);
   await expect(staff.getByRole('heading', { name: 'You do not have access to this page' })).toBeVisible();
 });
+
+test('an admin invites a colleague, who chooses a password from the mailed link', async ({
+  page,
+  authenticator,
+  browser,
+}) => {
+  const INVITER = { email: 'console.inviter@riverside.example', password: 'console inviter passphrase' };
+  try {
+    tessera(['user', 'create', '--email', INVITER.email, '--name', 'Ines Inviter (admin)', '--role', 'admin', '--password-stdin'], `${INVITER.password}\n`);
+  } catch (e) {
+    if (!String(e).includes('already exists')) throw e;
+  }
+  const colleague = `robin.${Date.now()}@riverside.example`;
+  await signIn(page, INVITER.email, INVITER.password);
+  await expect(page).toHaveURL('/');
+  await addPasskey(page, INVITER.password, 'Inviter laptop');
+  expect(await authenticator.credentials()).toHaveLength(1);
+
+  await page.goto('/admin/users');
+  await page.getByRole('link', { name: 'Add user' }).click();
+  await expect(page).toHaveURL('/admin/users/new');
+  await waitForHydration(page);
+  expect(await accessibilityViolations(page)).toEqual([]);
+  await page.getByLabel('Email').fill(colleague);
+  await page.getByLabel('Name').fill('Robin New');
+  await page.getByLabel('Role').selectOption('staff');
+  await page.getByRole('button', { name: 'Send invitation' }).click();
+  // The server asks for a step-up; the passkey answers it, and the invitation goes.
+  await expect(page.getByRole('heading', { name: "Confirm it's you" })).toBeVisible();
+  await page.getByLabel('Your password').fill(INVITER.password);
+  await page.getByLabel('Your password').press('Enter');
+  await expect(page.locator('#invite-sent')).toContainText(`Invitation sent to ${colleague}`);
+
+  let mail: string | undefined;
+  await expect.poll(() => (mail = mailWith(colleague, '/invitation?token='))).toBeTruthy();
+  // Quoted-printable: "=" travels as "=3D".
+  const decoded = (mail ?? '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  const link = /https?:\/\/[^\s]+\/invitation\?token=[A-Za-z0-9_-]+/.exec(decoded)?.[0] ?? '';
+  const token = new URL(link).search;
+
+  // The colleague opens the link in their own browser and chooses a password.
+  const robin = await newPage(browser);
+  await robin.goto(`/invitation${token}`);
+  await waitForHydration(robin);
+  await expect(robin.getByText('Hello Robin New.')).toBeVisible();
+  expect(await accessibilityViolations(robin)).toEqual([]);
+  await robin.getByLabel('Password', { exact: true }).fill('robin chooses a long passphrase');
+  await robin.getByLabel('Password again').fill('robin chooses a long passphrase');
+  await robin.getByRole('button', { name: 'Set password and continue' }).click();
+  await expect(robin).toHaveURL(/\/(setup-2fa)?$/);
+  // The link worked once.
+  const later = await newPage(browser);
+  await later.goto(`/invitation${token}`);
+  await expect(later.locator('#link-refused')).toContainText('already used');
+
+  // The list shows the colleague, no longer pending; the import page is clean too.
+  await page.goto(`/admin/users?q=${encodeURIComponent(colleague)}`);
+  await expect(page.locator('table.users tbody tr')).toHaveCount(1);
+  await expect(page.locator('table.users tbody tr')).not.toContainText('Pending invitation');
+  await page.goto('/admin/users/import');
+  await waitForHydration(page);
+  expect(await accessibilityViolations(page)).toEqual([]);
+});

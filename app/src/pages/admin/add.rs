@@ -44,7 +44,8 @@ fn InviteForm(me: ConsoleUser) -> impl IntoView {
     let role = RwSignal::new("staff".to_string());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<AppError>);
-    let stepping_up = RwSignal::new(!me.stepped_up);
+    // The step-up prompt appears when the server asks for it, then the invitation goes.
+    let stepping_up = RwSignal::new(false);
     let sent = RwSignal::new(None::<(String, InvitationSent)>);
     let send = Callback::new(move |()| {
         busy.set(true);
@@ -79,8 +80,8 @@ fn InviteForm(me: ConsoleUser) -> impl IntoView {
         </div>
         <Show when=move || !stepping_up.get() fallback=move || view! {
             <StepUpForm me=me.clone()
-                on_done=move |_| stepping_up.set(false)
-                on_cancel=move |_| { let _ = window().location().set_href("/admin/users"); }/>
+                on_done=move |_| { stepping_up.set(false); send.run(()); }
+                on_cancel=move |_| stepping_up.set(false)/>
         }>
             <form class="card narrow" on:submit=move |ev| { ev.prevent_default(); send.run(()); } novalidate>
                 <ErrorNotice error=error.into()/>
