@@ -1,4 +1,4 @@
-//! `cargo xtask bench [signin|second-factor|pages]`: the benchmarks, printing numbers
+//! `cargo xtask bench [signin|second-factor|console|pages]`: the benchmarks, printing numbers
 //! (none of them asserts a speed).
 //!
 //! 1. `signin`: sign-in throughput against the running server beside the raw argon2 rate
@@ -6,7 +6,9 @@
 //! 2. `second-factor`: second-factor verifications (authenticator app, passkey, backup
 //!    code) per second and their latency at 1, 8 and 64 clients, beside a no-op
 //!    authenticated request (`server/benches/second_factor.rs`).
-//! 3. `pages`: what a browser downloads on a first visit to each page of the release build,
+//! 3. `console`: the users list, its counts, the CSV export and a reminder at 1,000, 10,000
+//!    and 100,000 people (`server/benches/console.rs`).
+//! 4. `pages`: what a browser downloads on a first visit to each page of the release build,
 //!    as Chromium records it (`end2end/tests/page-loads.spec.ts`): raw, gzip and brotli.
 
 use std::collections::BTreeMap;
@@ -23,12 +25,16 @@ pub fn run(which: Option<&str>) -> Result<()> {
         None => {
             signin()?;
             second_factor()?;
+            console()?;
             pages()
         }
         Some("signin") => signin(),
         Some("second-factor") => second_factor(),
+        Some("console") => console(),
         Some("pages") => pages(),
-        Some(other) => bail!("no benchmark called {other}: signin, second-factor or pages"),
+        Some(other) => {
+            bail!("no benchmark called {other}: signin, second-factor, console or pages")
+        }
     }
 }
 
@@ -40,6 +46,11 @@ fn signin() -> Result<()> {
 fn second_factor() -> Result<()> {
     step("Benchmark: second-factor verifications per second (release build, real server)");
     sh(Command::new("cargo").args(["bench", "-p", "server", "--bench", "second_factor"]))
+}
+
+fn console() -> Result<()> {
+    step("Benchmark: the admin console at 1,000, 10,000 and 100,000 people (release build, real server)");
+    sh(Command::new("cargo").args(["bench", "-p", "server", "--bench", "console"]))
 }
 
 /// The pages the README's table shows, in its order, with the names the spec records.

@@ -9,7 +9,7 @@
 //!   cargo xtask run [--dev]     build and run Tessera with demo data on localhost:3000
 //!   cargo xtask test            every check: fmt, clippy, unit, integration, browser
 //!   cargo xtask build [--release]
-//!   cargo xtask bench [signin|second-factor|pages]
+//!   cargo xtask bench [signin|second-factor|console|pages]
 //!                               benchmarks that print numbers (all of them, or one)
 
 mod bench;
@@ -21,7 +21,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context as _, Result};
 
-const USAGE: &str = "usage: cargo xtask run [--dev] | test | e2e | build [--release] | bench [signin|second-factor|pages]";
+const USAGE: &str = "usage: cargo xtask run [--dev] | test | e2e | build [--release] | bench [signin|second-factor|console|pages]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
