@@ -322,16 +322,20 @@ impl Sql {
                 self.where_clause(None)
             ),
             Some((from, to)) => {
-                let branch = |field: &str| {
+                let branch = |name: &str, range: String| {
                     format!(
-                        "SELECT id FROM (SELECT id FROM users {} {order}) AS by_{field}",
-                        self.where_clause(Some(format!("{field} >= {from} AND {field} < {to}")))
+                        "SELECT id FROM (SELECT id FROM users {} {order}) AS by_{name}",
+                        self.where_clause(Some(range))
                     )
                 };
+                let names = format!("name_key >= {from} AND name_key < {to}");
+                // Addresses usually start like names (ann.lee@ for Ann Lee): the email
+                // branch leaves out whom the name branch finds, so it sorts only the rest.
+                let emails = format!("email >= {from} AND email < {to} AND NOT ({names})");
                 format!(
-                    "SELECT {ROW_COLUMNS} FROM users WHERE id IN ({} UNION {}) {order}",
-                    branch("name_key"),
-                    branch("email")
+                    "SELECT {ROW_COLUMNS} FROM users WHERE id IN ({} UNION ALL {}) {order}",
+                    branch("name", names.clone()),
+                    branch("email", emails)
                 )
             }
         }
