@@ -146,6 +146,19 @@ pub async fn revoke(
     Ok(done.rows_affected() > 0)
 }
 
+/// Revokes every live link of `user` (the account was disabled).
+pub async fn revoke_all(conn: &mut AnyConnection, user: Uuid, now: UnixTime) -> CoreResult<()> {
+    sqlx::query(
+        "UPDATE account_links SET revoked_at = $1 \
+         WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Looks a link up without using it (its page shows the form).
 pub async fn peek(
     conn: &mut AnyConnection,

@@ -41,10 +41,11 @@ pub async fn enqueue(conn: &mut AnyConnection, mail: &Mail, now: UnixTime) -> Co
     Ok(())
 }
 
-/// Messages not yet sent (the console shows the queue).
+/// Messages not yet sent and still to be tried (the console shows the queue).
 pub async fn waiting(conn: &mut AnyConnection) -> CoreResult<i64> {
     Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND attempts < $1")
+            .bind(MAX_ATTEMPTS)
             .fetch_one(conn)
             .await?,
     )
@@ -90,7 +91,10 @@ pub async fn drain_once(
         match deliver(transport, from, id, &mail).await {
             Ok(()) => {
                 let mut tx = db.write().await?;
-                sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+                // The body goes once sent: it may hold a single-use link, which the
+                // database (and its backups) should not keep usable. The audit trail is
+                // the record of what was sent.
+                sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, body = '' WHERE id = $2")
                     .bind(now)
                     .bind(id)
                     .execute(&mut *tx)
@@ -275,6 +279,16 @@ mod tests {
                 .await
                 .unwrap(),
             4
+        );
+        let kept: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL AND body <> ''",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            kept, 0,
+            "a sent mail's body (it may hold a link) is not kept"
         );
     }
 }

@@ -16,9 +16,22 @@ use http::{header, HeaderValue, Method};
 /// read, and otherwise closes it without saying so, failing whatever the client sends next.
 /// A body over the limit is answered 413 with `Connection: close`, deliberately, without
 /// reading the rest.
+const SMALL_BODY: usize = 64 * 1024;
+static LARGE_BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 pub async fn read_body(req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let limit = app::ssr::body_limit(parts.uri.path());
+    // Large bodies (a CSV import) are read before anyone is known to be allowed to send
+    // them: two at a time at most, so nobody can make the server hold many.
+    let _large = if limit > SMALL_BODY {
+        match LARGE_BODIES.try_acquire() {
+            Ok(permit) => Some(permit),
+            Err(_) => return closing(error_response(AppError::Unavailable)),
+        }
+    } else {
+        None
+    };
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)

@@ -832,6 +832,9 @@ async fn the_csv_export_is_the_whole_view_escaped_and_audited() {
         "{disposition}"
     );
     let body = response.text().await.unwrap();
+    let body = body
+        .strip_prefix('\u{feff}')
+        .expect("a byte-order mark first, for spreadsheets");
     let mut reader = csv::Reader::from_reader(body.as_bytes());
     let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(headers, tessera_core::service::EXPORT_COLUMNS.to_vec());

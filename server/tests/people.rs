@@ -343,7 +343,7 @@ async fn a_new_address_counts_once_confirmed_and_a_reset_link_sets_a_password() 
         )
         .await;
     assert_eq!(edited.status, 200, "{edited:?}");
-    assert_eq!(edited.body, true, "a confirmation was sent");
+    assert_eq!(edited.body, "confirmation_sent");
     let token = link_token(&app, new_email, "/confirm-email").await;
     app.wait_for_mail(&[&staff.email, "is changing"]).await;
     // Until confirmed, the old address is the one that signs in.
@@ -520,4 +520,90 @@ fn the_command_line_invites_and_imports() {
             "{email}: {out}"
         );
     }
+}
+
+/// A typo in a pending invitation's address: correcting it moves the invitation (the old
+/// link dies); without the requirement, accepting gives a full session. Setting an
+/// address back cancels its confirmation; disabling an account kills its links.
+#[tokio::test]
+async fn corrections_and_disabling_leave_no_old_link_alive() {
+    let app = TestApp::demo().await;
+    let admin = app.stepped_up("Ann Admin", Role::Admin).await;
+    let c = &admin.client;
+    let typo = "robin.rihgt@riverside.example";
+    let sent = c
+        .call(
+            "admin/invite_user",
+            json!({"email": typo, "name": "Robin Right", "role": "staff"}),
+        )
+        .await;
+    let id = sent.body["id"].as_str().unwrap().to_string();
+    let old = link_token(&app, typo, "/invitation").await;
+    let fixed = "robin.right@riverside.example";
+    let edited = c
+        .call(
+            "admin/edit_user",
+            json!({"id": id, "name": "Robin Right", "email": fixed}),
+        )
+        .await;
+    assert_eq!(edited.body, "invitation_resent", "{edited:?}");
+    let visitor = app.client();
+    assert_eq!(details(&visitor, &old, "invitation").await.status, 422);
+    let new = link_token(&app, fixed, "/invitation").await;
+    let accepted = visitor
+        .call(
+            "accept_invitation",
+            json!({"token": new, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(accepted.body["next"], "/", "not required: signed in");
+    assert_eq!(visitor.me().await.status, 200);
+
+    // An address change set back before it was confirmed: the link no longer works.
+    let staff = app.person("Sam Staff", Role::Staff, false).await;
+    let moved = c
+        .call(
+            "admin/edit_user",
+            json!({"id": staff.id, "name": "Sam Staff", "email": "sam.elsewhere@riverside.example"}),
+        )
+        .await;
+    assert_eq!(moved.body, "confirmation_sent");
+    let confirm = link_token(&app, "sam.elsewhere@riverside.example", "/confirm-email").await;
+    let back = c
+        .call(
+            "admin/edit_user",
+            json!({"id": staff.id, "name": "Sam Staff", "email": staff.email}),
+        )
+        .await;
+    assert_eq!(back.body, "unchanged");
+    let late = app
+        .client()
+        .call("confirm_email_change", json!({"token": confirm}))
+        .await;
+    assert_eq!(late.status, 422);
+
+    // Disabling kills a password-reset link; enabling again does not revive it.
+    let sent = c
+        .call("admin/send_password_reset", json!({"id": staff.id}))
+        .await;
+    assert_eq!(sent.status, 200, "{sent:?}");
+    let reset = link_token(&app, &staff.email, "/reset-password").await;
+    for active in [false, true] {
+        let done = c
+            .call(
+                "admin/set_user_active",
+                json!({"id": staff.id, "active": active}),
+            )
+            .await;
+        assert_eq!(done.status, 200, "{done:?}");
+    }
+    let used = app
+        .client()
+        .call(
+            "reset_password_with_link",
+            json!({"token": reset, "password": "a brand new passphrase for sam"}),
+        )
+        .await;
+    assert_eq!(used.status, 422, "{used:?}");
+    app.stop().await;
 }

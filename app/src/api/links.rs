@@ -56,14 +56,15 @@ pub async fn accept_invitation(
     use crate::ssr::{app_state, client_info, session_cookie};
     let state = app_state()?;
     let client = client_info();
-    // Whoever was signed in on this browser is signed out: the link is someone's own.
-    if let Some(previous) = crate::ssr::optional_caller() {
-        state.tessera.sign_out(&previous, &client).await?;
-    }
     let outcome = state
         .tessera
         .accept_invitation(&token, &password, &client)
         .await?;
+    // Whoever was signed in on this browser is signed out once the invitation is accepted
+    // (not before: a refused password leaves them as they were).
+    if let Some(previous) = crate::ssr::optional_caller() {
+        state.tessera.sign_out(&previous, &client).await?;
+    }
     session_cookie::set(&state, &outcome.token, None);
     Ok(AcceptedInvitation {
         next: crate::ssr::guard::home_for(outcome.state).to_string(),

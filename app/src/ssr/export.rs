@@ -32,19 +32,30 @@ pub async fn users_csv(
         .take(10)
         .collect();
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<bool>();
     tokio::spawn(async move {
-        if let Err(e) = state
+        let result = state
             .tessera
             .export_users(&caller, &view, &described, &client, tx)
-            .await
-        {
+            .await;
+        if let Err(e) = &result {
             tracing::error!(error = %e, "the users export stopped");
         }
+        let _ = done_tx.send(result.is_ok());
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), rx))
+    // The rows as they come; if the export failed part-way, the body ends in an error, so
+    // the browser reports a failed download rather than a complete, shorter file.
+    let stream = futures::stream::unfold((rx, Some(done_rx)), |(mut rx, done)| async move {
+        if let Some(chunk) = rx.recv().await {
+            return Some((Ok(chunk), (rx, done)));
+        }
+        match done?.await {
+            Ok(true) => None,
+            _ => Some((
+                Err(std::io::Error::other("the export failed part-way")),
+                (rx, None),
+            )),
+        }
     });
     (
         [

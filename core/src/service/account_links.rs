@@ -89,10 +89,12 @@ impl Tessera {
         let organisation = accounts::organisation(&mut tx)
             .await?
             .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
+        // As at sign-in: a reset's setup code first, then the wizard until a method exists.
+        let reset = crate::setup_codes::state(&mut tx, user.id).await?;
         let state = SessionState::after_password(
             user.two_factor_enabled,
-            organisation.require_two_factor,
-            false,
+            organisation.require_two_factor || reset == crate::setup_codes::Reset::MustEnrol,
+            reset == crate::setup_codes::Reset::CodeOwed,
         );
         if state == SessionState::Full {
             accounts::record_sign_in(&mut tx, user.id, now).await?;
@@ -119,7 +121,11 @@ impl Tessera {
                     SessionState::NeedsSetup => {
                         "password chosen; must set up two-step authentication"
                     }
-                    _ => "password chosen; signed in",
+                    SessionState::NeedsSetupCode => {
+                        "password chosen; owes the setup code of a two-step reset"
+                    }
+                    SessionState::NeedsSecondFactor => "password chosen; second factor owed",
+                    SessionState::Full => "password chosen; signed in",
                 }),
             now,
         )
@@ -154,7 +160,18 @@ impl Tessera {
         links::take(&mut tx, token, Purpose::PasswordReset, now)
             .await?
             .map_err(|why| refused(why, Purpose::PasswordReset))?;
-        accounts::set_password_hash(&mut tx, user.id, &hash, now).await?;
+        // Disabled meanwhile? Then nothing changes: this statement decides.
+        let set = sqlx::query(
+            "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3 AND active = 1",
+        )
+        .bind(&hash)
+        .bind(now)
+        .bind(user.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if !crate::db::changed_one(&set) {
+            return Err(refused(Unusable::Unknown, Purpose::PasswordReset));
+        }
         session::delete_all_for_user(&mut tx, user.id, None).await?;
         throttle::clear(&mut tx, Scope::PasswordAccount, user.email.as_str()).await?;
         audit::record(
@@ -191,9 +208,10 @@ impl Tessera {
             .await?
             .map_err(|why| refused(why, Purpose::EmailChange))?;
         let new_email = Email::parse(link.new_email.as_deref().unwrap_or_default())?;
-        // Taken meanwhile by someone else? Then nothing changes: one statement decides.
+        // Taken meanwhile by someone else, or the account disabled? Then nothing changes:
+        // one statement decides.
         let changed = sqlx::query(
-            "UPDATE users SET email = $1 WHERE id = $2 \
+            "UPDATE users SET email = $1 WHERE id = $2 AND active = 1 \
              AND NOT EXISTS (SELECT 1 FROM users WHERE email = $1)",
         )
         .bind(new_email.as_str())
@@ -206,6 +224,8 @@ impl Tessera {
                 format!("{new_email} is used by another account now. Ask your administrator."),
             ));
         }
+        // A password-reset link went to the old address: it dies with it.
+        links::revoke(&mut tx, user.id, Purpose::PasswordReset, now).await?;
         audit::record(
             &mut tx,
             AuditEvent::new(AuditKind::EmailChanged)

@@ -46,8 +46,8 @@ use crate::{Clock, CoreError, CoreResult, UnixTime};
 
 pub use account_links::LinkInfo;
 pub use admin::{
-    file_hash, By, ImportPreview, ImportRow, Invited, Invitee, RemindOutcome, ResetOutcome,
-    SessionView, UserDetail, EXPORT_COLUMNS, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS,
+    file_hash, AddressChange, By, ImportPreview, ImportRow, Invited, Invitee, RemindOutcome,
+    ResetOutcome, SessionView, UserDetail, EXPORT_COLUMNS, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS,
 };
 pub use authenticator::TotpEnrolment;
 pub use demo::DemoAccount;

@@ -92,12 +92,14 @@ pub async fn send_password_reset(id: String) -> Result<String, AppError> {
     Ok(tessera_core::clock::format_utc(until))
 }
 
-/// Returns whether a confirmation went to a new address.
+/// Says what happened to the address: "unchanged", "confirmation_sent" (it changes once
+/// the new address confirms) or "invitation_resent" (not accepted yet: changed at once).
 #[server(prefix = "/api/admin", endpoint = "edit_user", input = StrictJson)]
-pub async fn edit_user(id: String, name: String, email: String) -> Result<bool, AppError> {
+pub async fn edit_user(id: String, name: String, email: String) -> Result<String, AppError> {
+    use tessera_core::service::AddressChange;
     let state = crate::ssr::app_state()?;
     let caller = crate::ssr::caller_of::<EditUser>()?;
-    Ok(state
+    let change = state
         .tessera
         .edit_user(
             &caller,
@@ -106,7 +108,13 @@ pub async fn edit_user(id: String, name: String, email: String) -> Result<bool, 
             &email,
             &crate::ssr::client_info(),
         )
-        .await?)
+        .await?;
+    Ok(match change {
+        AddressChange::Unchanged => "unchanged",
+        AddressChange::ConfirmationSent => "confirmation_sent",
+        AddressChange::InvitationResent => "invitation_resent",
+    }
+    .to_string())
 }
 
 #[server(prefix = "/api/admin", endpoint = "preview_import", input = StrictJson)]

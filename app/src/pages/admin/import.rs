@@ -50,13 +50,17 @@ async fn read_file(input: &web_sys::HtmlInputElement) -> Result<String, AppError
             field: "file".into(),
             message: "Choose a CSV file first.".into(),
         })?;
-    let text = wasm_bindgen_futures::JsFuture::from(file.text())
+    let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
         .await
         .map_err(|_| AppError::Invalid {
             field: "file".into(),
             message: "The file could not be read.".into(),
         })?;
-    Ok(text.as_string().unwrap_or_default())
+    // Refused rather than guessed: a file in another encoding would turn accents into "�".
+    String::from_utf8(js_sys::Uint8Array::new(&buffer).to_vec()).map_err(|_| AppError::Invalid {
+        field: "file".into(),
+        message: "This file is not UTF-8 text. In Excel, save it as \"CSV UTF-8 (comma delimited)\" and choose it again.".into(),
+    })
 }
 
 #[island(lazy)]

@@ -111,12 +111,12 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
                         "A link to choose a new password was mailed; it works once, until {until}."
                     ))
                 }),
-                Action::Edit(name, email) => edit_user(id, name, email).await.map(|confirming| {
+                Action::Edit(name, email) => edit_user(id, name, email).await.map(|change| {
                     Some(
-                        if confirming {
-                            "Saved. The new address gets a link to confirm it, and the old one is told; until then they sign in with the old address."
-                        } else {
-                            "Saved."
+                        match change.as_str() {
+                            "confirmation_sent" => "Saved. The new address gets a link to confirm it, and the old one is told; until then they sign in with the old address.",
+                            "invitation_resent" => "Saved. They had not accepted their invitation yet: a new one went to the new address, and the old link no longer works.",
+                            _ => "Saved.",
                         }
                         .into(),
                     )

@@ -340,6 +340,8 @@ impl Tessera {
         let ended = if active {
             0
         } else {
+            // Disabled: sessions end, and mailed links die (re-enabling does not revive them).
+            crate::links::revoke_all(&mut tx, user.id, now).await?;
             session::delete_all_for_user(&mut tx, user.id, None).await?
         };
         let (kind, detail, subject, what) = if active {

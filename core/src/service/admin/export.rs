@@ -63,7 +63,8 @@ fn cells(row: &UserRow) -> [String; 11] {
 impl Tessera {
     /// Streams every user in `view` as CSV into `out`, a batch at a time, then records the
     /// export (`described` says which view). Stops early, and records so, if the receiver
-    /// goes away. Returns how many rows were sent.
+    /// goes away; a failure part-way is recorded too, then returned. Returns how many rows
+    /// were sent.
     pub async fn export_users(
         &self,
         actor: &Caller,
@@ -72,27 +73,41 @@ impl Tessera {
         client: &ClientInfo,
         out: mpsc::Sender<Vec<u8>>,
     ) -> CoreResult<u64> {
-        let mut csv = CsvOut::default();
-        csv.row(COLUMNS)?;
         let mut sent = 0u64;
-        let mut complete = out.send(csv.take()?).await.is_ok();
-        let mut batches = Batches::new(view.clone());
-        while complete {
-            let batch = {
-                let mut conn = self.db.pool().acquire().await?;
-                batches.next(&mut conn, self.now()).await?
-            };
-            let Some(rows) = batch else {
-                break;
-            };
-            for row in &rows {
-                csv.row(cells(row))?;
+        let mut complete = true;
+        // A byte-order mark first, so spreadsheet programs read the names as UTF-8.
+        let streamed: CoreResult<()> = async {
+            let mut csv = CsvOut::default();
+            csv.row(COLUMNS)?;
+            let mut first = "\u{feff}".as_bytes().to_vec();
+            first.extend(csv.take()?);
+            complete = out.send(first).await.is_ok();
+            let mut batches = Batches::new(view.clone());
+            while complete {
+                let batch = {
+                    let mut conn = self.db.pool().acquire().await?;
+                    batches.next(&mut conn, self.now()).await?
+                };
+                let Some(rows) = batch else {
+                    break;
+                };
+                for row in &rows {
+                    csv.row(cells(row))?;
+                }
+                complete = out.send(csv.take()?).await.is_ok();
+                if complete {
+                    sent += rows.len() as u64;
+                }
             }
-            complete = out.send(csv.take()?).await.is_ok();
-            if complete {
-                sent += rows.len() as u64;
-            }
+            Ok(())
         }
+        .await;
+        // Recorded however it ended: finished, cancelled by the browser, or failed.
+        let ending = match (&streamed, complete) {
+            (Err(_), _) => "; failed part-way (the download was cut off)",
+            (Ok(()), false) => "; stopped early (the download was cancelled)",
+            (Ok(()), true) => "",
+        };
         let mut tx = self.db.write().await?;
         audit::record(
             &mut tx,
@@ -100,22 +115,17 @@ impl Tessera {
                 .actor(actor.user.id)
                 .from_addr(&client.addr)
                 .detail(format!(
-                    "users list as CSV; view: {}; {sent} row(s){}",
+                    "users list as CSV; view: {}; {sent} row(s){ending}",
                     if described.is_empty() {
                         "everyone"
                     } else {
                         described
                     },
-                    if complete {
-                        ""
-                    } else {
-                        "; stopped early (the download was cancelled)"
-                    }
                 )),
             self.now(),
         )
         .await?;
         tx.commit().await?;
-        Ok(sent)
+        streamed.map(|()| sent)
     }
 }

@@ -24,7 +24,7 @@ use crate::{CoreError, CoreResult, Tessera};
 pub use actions::ResetOutcome;
 pub use export::COLUMNS as EXPORT_COLUMNS;
 pub use import::{file_hash, ImportPreview, ImportRow, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS};
-pub use people::{By, Invited, Invitee};
+pub use people::{AddressChange, By, Invited, Invitee};
 pub use reminders::RemindOutcome;
 pub use users::{SessionView, UserDetail};
 

@@ -78,6 +78,16 @@ impl Invitee {
     }
 }
 
+/// What an edit did to the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressChange {
+    Unchanged,
+    /// A link went to the new address; it changes once confirmed.
+    ConfirmationSent,
+    /// Not accepted yet: changed at once, and a new invitation went to it.
+    InvitationResent,
+}
+
 /// What an invitation hands back: the new person's id and when the link expires.
 #[derive(Debug, Clone, Copy)]
 pub struct Invited {
@@ -280,7 +290,8 @@ impl Tessera {
     }
 
     /// Changes `id`'s name at once and, when `email` differs, mails a confirmation link to
-    /// the new address (the old one is told). Returns whether a confirmation was sent.
+    /// the new address (the old one is told); for someone who has not accepted their
+    /// invitation yet, the address changes at once and a new invitation goes to it.
     pub async fn edit_user(
         &self,
         actor: &Caller,
@@ -288,7 +299,7 @@ impl Tessera {
         name: &str,
         email: &str,
         client: &ClientInfo,
-    ) -> CoreResult<bool> {
+    ) -> CoreResult<AddressChange> {
         admins_only(actor)?;
         self.require_step_up(actor)?;
         let user = self.target(id).await?;
@@ -313,7 +324,49 @@ impl Tessera {
             .await?;
         }
         let changing = email != user.email;
-        if changing {
+        if !changing {
+            // Setting the address back cancels a change still waiting for confirmation.
+            links::revoke(&mut tx, user.id, Purpose::EmailChange, now).await?;
+        } else if user.password_hash.is_none() {
+            // Not accepted yet: the invitation itself confirms the address. The old link
+            // dies and a new one goes to the new address (the old one may be a typo, so it
+            // is not told).
+            let taken = sqlx::query(
+                "UPDATE users SET email = $1 WHERE id = $2 AND password_hash IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM users WHERE email = $1)",
+            )
+            .bind(email.as_str())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if !crate::db::changed_one(&taken) {
+                return Err(CoreError::invalid(
+                    "email",
+                    format!("Another account already uses {email}."),
+                ));
+            }
+            send_invitation(
+                &mut tx,
+                self,
+                id,
+                &email,
+                &name,
+                &By::Console(actor, client),
+                now,
+            )
+            .await?;
+            audit::record(
+                &mut tx,
+                on_user(AuditKind::EmailChanged, actor, &user, client).detail(format!(
+                    "{} → {email} before the invitation was accepted; a new invitation went to the new address",
+                    user.email
+                )),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(AddressChange::InvitationResent);
+        } else {
             if accounts::user_by_email(&mut tx, &email).await?.is_some() {
                 return Err(CoreError::invalid(
                     "email",
@@ -368,7 +421,11 @@ impl Tessera {
             .await?;
         }
         tx.commit().await?;
-        Ok(changing)
+        Ok(if changing {
+            AddressChange::ConfirmationSent
+        } else {
+            AddressChange::Unchanged
+        })
     }
 }
 
