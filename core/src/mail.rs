@@ -28,14 +28,32 @@ pub struct Mail {
     pub body: String,
 }
 
+/// Queues a message to one person about their account: sent before any bulk mail.
 pub async fn enqueue(conn: &mut AnyConnection, mail: &Mail, now: UnixTime) -> CoreResult<()> {
+    insert(conn, mail, now, false).await
+}
+
+/// Queues one of many messages (a reminder, an import's invitation): sent after
+/// everything else waiting, in the order queued.
+pub async fn enqueue_bulk(conn: &mut AnyConnection, mail: &Mail, now: UnixTime) -> CoreResult<()> {
+    insert(conn, mail, now, true).await
+}
+
+async fn insert(
+    conn: &mut AnyConnection,
+    mail: &Mail,
+    now: UnixTime,
+    bulk: bool,
+) -> CoreResult<()> {
     sqlx::query(
-        "INSERT INTO outbox (to_addr, subject, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $4)",
+        "INSERT INTO outbox (to_addr, subject, body, created_at, next_attempt_at, bulk) \
+         VALUES ($1, $2, $3, $4, $4, $5)",
     )
     .bind(&mail.to)
     .bind(&mail.subject)
     .bind(&mail.body)
     .bind(now)
+    .bind(i64::from(bulk))
     .execute(conn)
     .await?;
     Ok(())
@@ -150,7 +168,7 @@ async fn claim_next(
         "SELECT id, to_addr, subject, body FROM outbox \
          WHERE sent_at IS NULL AND next_attempt_at <= $1 AND attempts < $2 \
            AND (claimed_until IS NULL OR claimed_until < $1) \
-         ORDER BY id LIMIT 1",
+         ORDER BY bulk, id LIMIT 1",
     )
     .bind(now)
     .bind(MAX_ATTEMPTS)
@@ -216,6 +234,55 @@ mod tests {
 
     fn files(dir: &std::path::Path) -> usize {
         std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// Bulk mail waits behind a message about someone's account, queued later.
+    #[tokio::test]
+    async fn bulk_mail_waits_behind_account_mail() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        let folder = dir.path().join("outbox");
+        let transport = Transport::Folder(folder.clone());
+        let from: Mailbox = "Tessera <tessera@localhost>".parse().unwrap();
+        let now = 1_000_000;
+        let mail = |to: &str, subject: &str| Mail {
+            to: to.into(),
+            subject: subject.into(),
+            body: "Hello.".into(),
+        };
+        let mut tx = db.write().await.unwrap();
+        for i in 0..3 {
+            enqueue_bulk(
+                &mut tx,
+                &mail(&format!("p{i}@clinic.example"), "Reminder"),
+                now,
+            )
+            .await
+            .unwrap();
+        }
+        enqueue(
+            &mut tx,
+            &mail("ann@clinic.example", "Your password was changed"),
+            now + 1,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            drain_once(&db, &transport, &from, now + 1, Some(1))
+                .await
+                .unwrap(),
+            1
+        );
+        let sent = std::fs::read_dir(&folder)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let text = std::fs::read_to_string(sent).unwrap();
+        assert!(text.contains("To: ann@clinic.example"), "{text}");
     }
 
     /// With a rate of 3 a minute, five waiting messages go out three now and two once the

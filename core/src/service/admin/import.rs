@@ -225,7 +225,7 @@ impl Tessera {
                 now,
             )
             .await?;
-            send_invitation(&mut tx, self, id, &who.email, &who.name, &by, now).await?;
+            send_invitation(&mut tx, self, (id, &who.email, &who.name), &by, true, now).await?;
             audit::record(
                 &mut tx,
                 by.event(AuditKind::UserInvited, Some(id), who.email.as_str())

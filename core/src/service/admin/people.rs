@@ -121,14 +121,13 @@ pub(crate) fn invitation_mail(
 }
 
 /// Issues an invitation link for `user` in `tx` (revoking any earlier one) and queues its
-/// mail. Returns when it expires.
+/// mail (as bulk mail when it is one of many). Returns when it expires.
 pub(crate) async fn send_invitation(
     tx: &mut crate::db::Tx,
     tessera: &Tessera,
-    user: Uuid,
-    to: &Email,
-    name: &str,
+    (user, to, name): (Uuid, &Email, &str),
     by: &By<'_>,
+    bulk: bool,
     now: UnixTime,
 ) -> CoreResult<UnixTime> {
     let organisation = accounts::organisation(tx)
@@ -136,19 +135,19 @@ pub(crate) async fn send_invitation(
         .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
     let token = links::issue(tx, user, Purpose::Invitation, None, by.actor(), now).await?;
     let url = token.url(&tessera.public_origin, Purpose::Invitation);
-    mail::enqueue(
-        tx,
-        &invitation_mail(
-            to,
-            name,
-            &by.who(),
-            &organisation.name,
-            &url,
-            organisation.require_two_factor,
-        ),
-        now,
-    )
-    .await?;
+    let mail = invitation_mail(
+        to,
+        name,
+        &by.who(),
+        &organisation.name,
+        &url,
+        organisation.require_two_factor,
+    );
+    if bulk {
+        mail::enqueue_bulk(tx, &mail, now).await?;
+    } else {
+        mail::enqueue(tx, &mail, now).await?;
+    }
     Ok(now + Purpose::Invitation.lifetime_secs())
 }
 
@@ -170,8 +169,15 @@ impl Tessera {
             now,
         )
         .await?;
-        let expires_at =
-            send_invitation(&mut tx, self, id, &invitee.email, &invitee.name, &by, now).await?;
+        let expires_at = send_invitation(
+            &mut tx,
+            self,
+            (id, &invitee.email, &invitee.name),
+            &by,
+            false,
+            now,
+        )
+        .await?;
         audit::record(
             &mut tx,
             by.event(AuditKind::UserInvited, Some(id), invitee.email.as_str())
@@ -213,8 +219,15 @@ impl Tessera {
                 "This person has just accepted their invitation.".into(),
             ));
         }
-        let expires_at =
-            send_invitation(&mut tx, self, id, &user.email, &user.display_name, &by, now).await?;
+        let expires_at = send_invitation(
+            &mut tx,
+            self,
+            (id, &user.email, &user.display_name),
+            &by,
+            false,
+            now,
+        )
+        .await?;
         audit::record(
             &mut tx,
             by.event(AuditKind::InvitationResent, Some(id), user.email.as_str())
@@ -348,10 +361,9 @@ impl Tessera {
             send_invitation(
                 &mut tx,
                 self,
-                id,
-                &email,
-                &name,
+                (id, &email, &name),
                 &By::Console(actor, client),
+                false,
                 now,
             )
             .await?;

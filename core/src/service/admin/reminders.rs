@@ -152,7 +152,7 @@ impl Tessera {
                 }
                 continue;
             }
-            mail::enqueue(
+            mail::enqueue_bulk(
                 &mut tx,
                 &reminder_mail(
                     user,
