@@ -96,16 +96,17 @@ impl Transport {
 }
 
 /// Sends what is due, no more than `per_minute` in any 60 seconds (counting what every
-/// instance sent or is sending). Returns how many messages were sent.
+/// instance sent or is sending). `now` is read afresh for every message, so a slow round
+/// still counts each one when it went. Returns how many messages were sent.
 pub async fn drain_once(
     db: &Db,
     transport: &Transport,
     from: &Mailbox,
-    now: UnixTime,
+    now: &(dyn Fn() -> UnixTime + Sync),
     per_minute: Option<u32>,
 ) -> CoreResult<usize> {
     let mut sent = 0;
-    while let Some((id, mail)) = claim_next(db, now, per_minute).await? {
+    while let Some((id, mail)) = claim_next(db, now(), per_minute).await? {
         match deliver(transport, from, id, &mail).await {
             Ok(()) => {
                 let mut tx = db.write().await?;
@@ -113,7 +114,7 @@ pub async fn drain_once(
                 // database (and its backups) should not keep usable. The audit trail is
                 // the record of what was sent.
                 sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, body = '' WHERE id = $2")
-                    .bind(now)
+                    .bind(now())
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -128,7 +129,7 @@ pub async fn drain_once(
                      next_attempt_at = $2 + 30 * attempts * attempts WHERE id = $3",
                 )
                 .bind(error)
-                .bind(now)
+                .bind(now())
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -270,7 +271,7 @@ mod tests {
         .unwrap();
         tx.commit().await.unwrap();
         assert_eq!(
-            drain_once(&db, &transport, &from, now + 1, Some(1))
+            drain_once(&db, &transport, &from, &|| now + 1, Some(1))
                 .await
                 .unwrap(),
             1
@@ -308,13 +309,13 @@ mod tests {
         tx.commit().await.unwrap();
 
         assert_eq!(
-            drain_once(&db, &transport, &from, now, Some(3))
+            drain_once(&db, &transport, &from, &|| now, Some(3))
                 .await
                 .unwrap(),
             3
         );
         assert_eq!(
-            drain_once(&db, &transport, &from, now + 30, Some(3))
+            drain_once(&db, &transport, &from, &|| now + 30, Some(3))
                 .await
                 .unwrap(),
             0
@@ -324,7 +325,7 @@ mod tests {
         assert_eq!(waiting(&mut conn).await.unwrap(), 2);
         drop(conn);
         assert_eq!(
-            drain_once(&db, &transport, &from, now + 61, Some(3))
+            drain_once(&db, &transport, &from, &|| now + 61, Some(3))
                 .await
                 .unwrap(),
             2
@@ -342,7 +343,7 @@ mod tests {
         }
         tx.commit().await.unwrap();
         assert_eq!(
-            drain_once(&db, &transport, &from, now + 62, None)
+            drain_once(&db, &transport, &from, &|| now + 62, None)
                 .await
                 .unwrap(),
             4

@@ -201,7 +201,7 @@ async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                     file.display()
                 )
             })?;
-            let preview = tessera.preview_import(&text).await?;
+            let preview = tessera.preview_import(By::Operator, &text).await?;
             for row in preview.rows.iter().filter(|r| r.problem.is_some()) {
                 println!(
                     "line {}: {}: {}",

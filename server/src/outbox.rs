@@ -20,7 +20,7 @@ pub fn spawn(
                 tessera.db(),
                 &config.transport,
                 &from,
-                tessera.now(),
+                &|| tessera.now(),
                 config.per_minute,
             )
             .await

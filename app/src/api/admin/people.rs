@@ -119,9 +119,14 @@ pub async fn edit_user(id: String, name: String, email: String) -> Result<String
 
 #[server(prefix = "/api/admin", endpoint = "preview_import", input = StrictJson)]
 pub async fn preview_import(file: String) -> Result<ImportCheck, AppError> {
+    use tessera_core::service::By;
     let state = crate::ssr::app_state()?;
-    crate::ssr::caller_of::<PreviewImport>()?;
-    let preview = state.tessera.preview_import(&file).await?;
+    let caller = crate::ssr::caller_of::<PreviewImport>()?;
+    let client = crate::ssr::client_info();
+    let preview = state
+        .tessera
+        .preview_import(By::Console(&caller, &client), &file)
+        .await?;
     let mut good = 0;
     let rows = preview
         .rows

@@ -159,8 +159,11 @@ fn parse(text: &str) -> CoreResult<Vec<(ImportRow, Option<Invitee>)>> {
 }
 
 impl Tessera {
-    /// What importing `text` would do. Writes nothing.
-    pub async fn preview_import(&self, text: &str) -> CoreResult<ImportPreview> {
+    /// What importing `text` would do. Writes nothing. Admins only (the guard says so too).
+    pub async fn preview_import(&self, by: By<'_>, text: &str) -> CoreResult<ImportPreview> {
+        if let By::Console(caller, _) = by {
+            super::admins_only(caller)?;
+        }
         let mut rows = parse(text)?;
         let mut conn = self.db.pool().acquire().await?;
         for (row, invitee) in &mut rows {
@@ -196,7 +199,7 @@ impl Tessera {
                 "This is not the file you previewed. Preview it again before importing.",
             ));
         }
-        let preview = self.preview_import(text).await?;
+        let preview = self.preview_import(by, text).await?;
         if preview.problems > 0 {
             return Err(CoreError::invalid(
                 "file",
