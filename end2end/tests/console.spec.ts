@@ -1,6 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Browser, Page } from '@playwright/test';
 import {
   test,
@@ -9,6 +7,8 @@ import {
   waitForHydration,
   accessibilityViolations,
   addAuthenticator,
+  mailWith,
+  linkQuery,
 } from './fixtures';
 
 // The admin console in the browser. This file's accounts are its own, created with the
@@ -22,20 +22,6 @@ function tessera(args: string[], input?: string): string {
   const bin = process.env.TESSERA_BIN;
   if (!bin) throw new Error('TESSERA_BIN is not set: run the browser tests with `cargo xtask e2e`');
   return execFileSync(bin, args, { encoding: 'utf8', input });
-}
-
-/** Mail the server wrote to its outbox folder (the embedded default) that mentions all of `needles`. */
-function mailWith(...needles: string[]): string | undefined {
-  const dir = path.join(process.env.TESSERA_DATA_DIR ?? '', 'outbox');
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir);
-  } catch {
-    return undefined;
-  }
-  return files
-    .map((f) => readFileSync(path.join(dir, f), 'utf8').replace(/=\r?\n/g, ''))
-    .find((m) => needles.every((n) => m.includes(n)));
 }
 
 test.beforeAll(() => {
@@ -216,10 +202,7 @@ test('an admin invites a colleague, who chooses a password from the mailed link'
 
   let mail: string | undefined;
   await expect.poll(() => (mail = mailWith(colleague, '/invitation?token='))).toBeTruthy();
-  // Quoted-printable: "=" travels as "=3D".
-  const decoded = (mail ?? '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-  const link = /https?:\/\/[^\s]+\/invitation\?token=[A-Za-z0-9_-]+/.exec(decoded)?.[0] ?? '';
-  const token = new URL(link).search;
+  const token = linkQuery(mail, '/invitation');
 
   // The colleague opens the link in their own browser and chooses a password.
   const robin = await newPage(browser);

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { test as base, expect, type CDPSession, type Page } from '@playwright/test';
 
@@ -110,4 +112,30 @@ export async function accessibilityViolations(page: Page): Promise<string[]> {
   return results.violations.map(
     (v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
   );
+}
+
+/** Mail the server wrote to its outbox folder (the embedded default) that mentions all of
+ *  `needles`, with quoted-printable soft line breaks and `=XX` escapes undone. */
+export function mailWith(...needles: string[]): string | undefined {
+  const dir = path.join(process.env.TESSERA_DATA_DIR ?? '', 'outbox');
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  return files
+    .map((f) =>
+      readFileSync(path.join(dir, f), 'utf8')
+        .replace(/=\r?\n/g, '')
+        .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    )
+    .find((m) => needles.every((n) => m.includes(n)));
+}
+
+/** The `?token=…` of the first `path` link in `mail`. */
+export function linkQuery(mail: string | undefined, path: string): string {
+  const escaped = path.replace(/[/]/g, '\\/');
+  const link = new RegExp(`https?://[^\\s]+${escaped}\\?token=[A-Za-z0-9_-]+`).exec(mail ?? '')?.[0] ?? '';
+  return new URL(link).search;
 }

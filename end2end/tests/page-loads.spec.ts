@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Page } from '@playwright/test';
-import { test, expect, signIn, waitForHydration } from './fixtures';
+import { test, expect, signIn, waitForHydration, mailWith, linkQuery } from './fixtures';
 
 // What each page makes the browser download (every file under /pkg/), recorded with the
 // browser cache off, as a first visit would. Each staff page may load only the files listed
@@ -16,6 +16,7 @@ import { test, expect, signIn, waitForHydration } from './fixtures';
 const PASSWORD = 'page loads passphrase';
 const WITH_PASSKEY = 'page.loads@riverside.example';
 const NEW_STARTER = 'new.starter@riverside.example';
+const INVITED = 'invited.page@riverside.example';
 
 function tessera(args: string[], input?: string): string {
   const bin = process.env.TESSERA_BIN;
@@ -42,6 +43,7 @@ const ISLANDS: Record<string, string[]> = {
   'change password': ['change_password_form_loader'],
   'second step': ['second_step_form_loader'],
   'setup wizard': ['setup_wizard_loader'],
+  invitation: ['accept_invitation_form_loader'],
 };
 
 /** Every file `islands` may bring, from `/pkg/__wasm_split_manifest.json`. */
@@ -119,6 +121,14 @@ test('each staff page downloads only its own files', async ({ page, authenticato
   await signIn(page, NEW_STARTER, PASSWORD);
   await expect(page).toHaveURL('/setup-2fa');
   await visit(page, 'setup wizard', '/setup-2fa');
+
+  // An invitation's page, as the mailed link opens it.
+  tessera(['user', 'invite', '--email', INVITED, '--name', 'Invited Page']);
+  let mail: string | undefined;
+  await expect.poll(() => (mail = mailWith(INVITED, '/invitation?token='))).toBeTruthy();
+  const query = linkQuery(mail, '/invitation');
+  await page.context().clearCookies();
+  await visit(page, 'invitation', `/invitation${query}`);
 
   const manifest = await (await page.request.get('/pkg/__wasm_split_manifest.json')).json();
   for (const [label, islands] of Object.entries(ISLANDS)) {
