@@ -60,6 +60,7 @@ pub enum AuditKind {
     UserRenamed,
     EmailChangeRequested,
     EmailChanged,
+    SessionLimitsChanged,
 }
 
 impl AuditKind {
@@ -104,6 +105,7 @@ impl AuditKind {
             AuditKind::UserRenamed => "user_renamed",
             AuditKind::EmailChangeRequested => "email_change_requested",
             AuditKind::EmailChanged => "email_changed",
+            AuditKind::SessionLimitsChanged => "session_limits_changed",
         }
     }
 }

@@ -52,6 +52,14 @@ enum OrganisationCommand {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Show or set the session limits: how long a session may sit idle (5–60 minutes) and
+    /// live at most (1–24 hours). They apply to open sessions from their next request.
+    SessionLimits {
+        #[arg(long)]
+        idle_minutes: Option<i64>,
+        #[arg(long)]
+        absolute_hours: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -287,6 +295,19 @@ async fn organisation(settings: &Settings, cmd: OrganisationCommand) -> anyhow::
                 "two-step authentication is {} for everyone{}",
                 if required { "required" } else { "not required" },
                 if changed { "" } else { " (unchanged)" }
+            );
+        }
+        OrganisationCommand::SessionLimits {
+            idle_minutes,
+            absolute_hours,
+        } => {
+            let (idle, absolute) = tessera
+                .operator_set_session_limits(idle_minutes, absolute_hours)
+                .await?;
+            println!(
+                "sessions end after {} minutes idle, and after {} hours at most",
+                idle / 60,
+                absolute / 3600
             );
         }
     }

@@ -810,3 +810,60 @@ async fn a_refusal_leaves_the_connection_usable() {
     assert_eq!((status, closing), (413, true));
     app.stop().await;
 }
+
+/// `tessera organisation session-limits`: out-of-range values are refused; new limits
+/// apply to a session that is already open, from its next request; the change is audited
+/// and every admin told.
+#[tokio::test]
+async fn session_limits_set_by_the_operator_apply_to_open_sessions() {
+    let app = TestApp::demo().await;
+    let person = app
+        .person("Sam Staff", tessera_core::accounts::Role::Staff, false)
+        .await;
+    let c = &person.client;
+    assert_eq!(c.me().await.status, 200);
+    let tessera = &app.running().tessera;
+    assert!(tessera
+        .operator_set_session_limits(Some(4), None)
+        .await
+        .is_err());
+    assert!(tessera
+        .operator_set_session_limits(None, Some(25))
+        .await
+        .is_err());
+    assert_eq!(
+        tessera
+            .operator_set_session_limits(Some(5), Some(2))
+            .await
+            .unwrap(),
+        (300, 7200)
+    );
+    // Active every four minutes: still signed in; then six minutes idle: signed out.
+    for _ in 0..3 {
+        app.advance(4 * 60);
+        assert_eq!(c.me().await.status, 200);
+    }
+    app.advance(6 * 60);
+    assert_eq!(c.me().await.status, 401, "idle past the new 5 minutes");
+    // The longest session: kept busy, it still ends after two hours.
+    let busy = app.client();
+    assert_eq!(
+        busy.sign_in(&person.email, common::console::PASSWORD)
+            .await
+            .status,
+        200
+    );
+    for minutes in (4..=116).step_by(4) {
+        app.advance(4 * 60);
+        assert_eq!(busy.me().await.status, 200, "{minutes} min");
+    }
+    app.advance(8 * 60);
+    assert_eq!(busy.me().await.status, 401, "past two hours");
+    assert!(app
+        .audit_kinds()
+        .await
+        .contains(&"session_limits_changed".to_string()));
+    app.wait_for_mail(&[ADMIN, "idle timeout 30 → 5 minutes"])
+        .await;
+    app.stop().await;
+}

@@ -118,6 +118,83 @@ impl Tessera {
         Ok(())
     }
 
+    /// Sets how long a session may sit idle (5–60 minutes; HIPAA's automatic logoff) and
+    /// live at most (1–24 hours), from the command line; `None` keeps a value. Applies to
+    /// every session, open ones too, from its next request. Audited with old → new, and
+    /// every admin is told. Returns the limits now in force, in seconds.
+    pub async fn operator_set_session_limits(
+        &self,
+        idle_minutes: Option<i64>,
+        absolute_hours: Option<i64>,
+    ) -> CoreResult<(i64, i64)> {
+        if let Some(m) = idle_minutes.filter(|m| !(5..=60).contains(m)) {
+            return Err(CoreError::invalid(
+                "idle",
+                format!("The idle timeout must be 5 to 60 minutes, not {m}."),
+            ));
+        }
+        if let Some(h) = absolute_hours.filter(|h| !(1..=24).contains(h)) {
+            return Err(CoreError::invalid(
+                "absolute",
+                format!("The session lifetime must be 1 to 24 hours, not {h}."),
+            ));
+        }
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        // The organisation's row, locked first, then read: two operators at once apply in turn.
+        sqlx::query("UPDATE organisation SET name = name WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let organisation = accounts::organisation(&mut tx).await?.ok_or_else(|| {
+            CoreError::invalid(
+                "organisation",
+                "There is no organisation yet: finish the first-run setup first.",
+            )
+        })?;
+        let old = (
+            organisation.session_idle_secs,
+            organisation.session_absolute_secs,
+        );
+        let new = (
+            idle_minutes.map_or(old.0, |m| m * 60),
+            absolute_hours.map_or(old.1, |h| h * 3600),
+        );
+        if new == old {
+            return Ok(old);
+        }
+        sqlx::query(
+            "UPDATE organisation SET session_idle_secs = $1, session_absolute_secs = $2 WHERE id = 1",
+        )
+        .bind(new.0)
+        .bind(new.1)
+        .execute(&mut *tx)
+        .await?;
+        let what = format!(
+            "Session limits changed from the server's command line: idle timeout {} → {} minutes, \
+             longest session {} → {} hours. They apply to every session from its next request.",
+            old.0 / 60,
+            new.0 / 60,
+            old.1 / 3600,
+            new.1 / 3600
+        );
+        audit::record(
+            &mut tx,
+            AuditEvent::new(AuditKind::SessionLimitsChanged).detail(what.clone()),
+            now,
+        )
+        .await?;
+        super::admin::actions::tell_admins(
+            &mut tx,
+            Uuid::nil(),
+            "Tessera's session limits changed",
+            &what,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
     /// Turns the organisation's "require two-step authentication" on or off from the
     /// command line. Users without a method are sent to the setup wizard at their next
     /// sign-in. Returns whether anything changed.

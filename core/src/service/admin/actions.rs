@@ -89,7 +89,7 @@ async fn keep_an_admin(tx: &mut crate::db::Tx, leaving: &User) -> CoreResult<()>
 
 /// Mail to every active admin but `except`: what happened to whom, in the change's
 /// transaction.
-async fn tell_admins(
+pub(crate) async fn tell_admins(
     tx: &mut crate::db::Tx,
     except: Uuid,
     subject: &str,

@@ -8,7 +8,7 @@
 //! themselves from the console, helpdesk members only on staff, auditors on nobody. Every
 //! change also needs a fresh step-up ([`Tessera::require_step_up`]).
 
-mod actions;
+pub(crate) mod actions;
 mod export;
 mod import;
 mod people;
