@@ -4,13 +4,13 @@
 //! it; the form's submission uses it up in the transaction that makes the change.
 
 use super::notices::password_changed_mail;
-use super::sign_in::SignInOutcome;
+use super::sign_in::{start_session, SignInOutcome};
 use super::{ClientInfo, Tessera};
 use crate::accounts::{self, Email, User};
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::links::{self, Link, Purpose, Unusable};
 use crate::mail::{self, Mail};
-use crate::session::{self, NewSession, SessionState};
+use crate::session::{self, SessionState};
 use crate::throttle::{self, Scope};
 use crate::{password, CoreError, CoreResult, UnixTime};
 
@@ -86,31 +86,8 @@ impl Tessera {
         if !crate::db::changed_one(&set) {
             return Err(refused(Unusable::Used, Purpose::Invitation));
         }
-        let organisation = accounts::organisation(&mut tx)
-            .await?
-            .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
-        // As at sign-in: a reset's setup code first, then the wizard until a method exists.
-        let reset = crate::setup_codes::state(&mut tx, user.id).await?;
-        let state = SessionState::after_password(
-            user.two_factor_enabled,
-            organisation.require_two_factor || reset == crate::setup_codes::Reset::MustEnrol,
-            reset == crate::setup_codes::Reset::CodeOwed,
-        );
-        if state == SessionState::Full {
-            accounts::record_sign_in(&mut tx, user.id, now).await?;
-        }
-        let token = session::create(
-            &mut tx,
-            NewSession {
-                user_id: user.id,
-                state,
-                persistent: false,
-                client_addr: &client.addr,
-                user_agent: &client.user_agent,
-            },
-            now,
-        )
-        .await?;
+        let (state, token, organisation) =
+            start_session(&mut tx, &user, false, client, now).await?;
         audit::record(
             &mut tx,
             AuditEvent::new(AuditKind::InvitationAccepted)

@@ -2,12 +2,12 @@
 
 use super::notices::lock_if_reached;
 use super::{Caller, ClientInfo, Tessera};
-use crate::accounts::{self, Email};
+use crate::accounts::{self, Email, Organisation, User};
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::password::{self, Verified};
 use crate::session::{self, Lifetimes, NewSession, SessionState, SessionToken};
 use crate::throttle::{self, Scope};
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, UnixTime};
 
 /// A successful password step.
 #[derive(Debug)]
@@ -17,6 +17,44 @@ pub struct SignInOutcome {
     /// Whether the cookie may outlive the browser ("remember me", never with 2FA).
     pub persistent: bool,
     pub max_age_secs: i64,
+}
+
+/// Starts the session a correct password earns, in `tx`: in the state the account needs
+/// next. After a reset, the setup code comes first, and then the wizard until a method is
+/// set up again, whatever the organisation requires of others. Sign-in and accepting an
+/// invitation both come through here.
+pub(super) async fn start_session(
+    tx: &mut crate::db::Tx,
+    user: &User,
+    persistent: bool,
+    client: &ClientInfo,
+    now: UnixTime,
+) -> CoreResult<(SessionState, SessionToken, Organisation)> {
+    let organisation = accounts::organisation(tx)
+        .await?
+        .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
+    let reset = crate::setup_codes::state(tx, user.id).await?;
+    let state = SessionState::after_password(
+        user.two_factor_enabled,
+        organisation.require_two_factor || reset == crate::setup_codes::Reset::MustEnrol,
+        reset == crate::setup_codes::Reset::CodeOwed,
+    );
+    if state == SessionState::Full {
+        accounts::record_sign_in(tx, user.id, now).await?;
+    }
+    let token = session::create(
+        tx,
+        NewSession {
+            user_id: user.id,
+            state,
+            persistent,
+            client_addr: &client.addr,
+            user_agent: &client.user_agent,
+        },
+        now,
+    )
+    .await?;
+    Ok((state, token, organisation))
 }
 
 impl Tessera {
@@ -125,34 +163,10 @@ impl Tessera {
             accounts::set_password_hash(&mut tx, user.id, new_hash, now).await?;
         }
         throttle::clear(&mut tx, Scope::PasswordAccount, email.as_str()).await?;
-        let organisation = accounts::organisation(&mut tx)
-            .await?
-            .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
-        // After a reset, the setup code comes first, and then the wizard until a method is
-        // set up again, whatever the organisation requires of others.
-        let reset = crate::setup_codes::state(&mut tx, user.id).await?;
-        let state = SessionState::after_password(
-            user.two_factor_enabled,
-            organisation.require_two_factor || reset == crate::setup_codes::Reset::MustEnrol,
-            reset == crate::setup_codes::Reset::CodeOwed,
-        );
-        if state == SessionState::Full {
-            accounts::record_sign_in(&mut tx, user.id, now).await?;
-        }
         // "Remember me" never outlives the browser for accounts with a second factor.
         let persistent = remember && !user.two_factor_enabled;
-        let token = session::create(
-            &mut tx,
-            NewSession {
-                user_id: user.id,
-                state,
-                persistent,
-                client_addr: &client.addr,
-                user_agent: &client.user_agent,
-            },
-            now,
-        )
-        .await?;
+        let (state, token, organisation) =
+            start_session(&mut tx, user, persistent, client, now).await?;
         audit::record(
             &mut tx,
             AuditEvent::new(AuditKind::SignInSucceeded)

@@ -51,7 +51,7 @@ fn reason(input: &str) -> CoreResult<String> {
 }
 
 /// An event done by `actor` to `target`.
-fn on<'a>(
+pub(super) fn on<'a>(
     kind: AuditKind,
     actor: &Caller,
     target: &'a User,

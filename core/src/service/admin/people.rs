@@ -5,8 +5,9 @@
 
 use uuid::Uuid;
 
+use super::actions::on;
 use super::{admins_only, may_act_on};
-use crate::accounts::{self, Email, NewUser, Role, User};
+use crate::accounts::{self, Email, NewUser, Role};
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::links::{self, Purpose};
 use crate::mail::{self, Mail};
@@ -330,7 +331,7 @@ impl Tessera {
                 .await?;
             audit::record(
                 &mut tx,
-                on_user(AuditKind::UserRenamed, actor, &user, client)
+                on(AuditKind::UserRenamed, actor, &user, client)
                     .detail(format!("\"{}\" → \"{name}\"", user.display_name)),
                 now,
             )
@@ -369,7 +370,7 @@ impl Tessera {
             .await?;
             audit::record(
                 &mut tx,
-                on_user(AuditKind::EmailChanged, actor, &user, client).detail(format!(
+                on(AuditKind::EmailChanged, actor, &user, client).detail(format!(
                     "{} → {email} before the invitation was accepted; a new invitation went to the new address",
                     user.email
                 )),
@@ -426,7 +427,7 @@ impl Tessera {
             .await?;
             audit::record(
                 &mut tx,
-                on_user(AuditKind::EmailChangeRequested, actor, &user, client)
+                on(AuditKind::EmailChangeRequested, actor, &user, client)
                     .detail(format!("{} → {email}; confirmation mailed", user.email)),
                 now,
             )
@@ -439,16 +440,4 @@ impl Tessera {
             AddressChange::Unchanged
         })
     }
-}
-
-fn on_user<'a>(
-    kind: AuditKind,
-    actor: &Caller,
-    target: &'a User,
-    client: &'a ClientInfo,
-) -> AuditEvent<'a> {
-    AuditEvent::new(kind)
-        .actor(actor.user.id)
-        .subject(Some(target.id), target.email.as_str())
-        .from_addr(&client.addr)
 }
