@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/users/new") view=pages::admin::add::AddUserPage/>
                 <Route path=path!("/admin/users/import") view=pages::admin::import::ImportPage/>
                 <Route path=path!("/admin/users/:id") view=pages::admin::user::UserDetailPage/>
+                <Route path=path!("/admin/settings") view=pages::admin::settings::SettingsPage/>
             </Routes>
         </Router>
     }

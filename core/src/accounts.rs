@@ -149,7 +149,8 @@ pub struct User {
 pub struct Organisation {
     pub name: String,
     pub is_demo: bool,
-    pub require_two_factor: bool,
+    /// The two-step policy (the requirement and its deadline, methods, enrolment period).
+    pub policy: crate::policy::Policy,
     pub session_idle_secs: i64,
     pub session_absolute_secs: i64,
 }
@@ -179,8 +180,9 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> CoreResult<User> {
 
 pub async fn organisation(conn: &mut AnyConnection) -> CoreResult<Option<Organisation>> {
     let row = sqlx::query(
-        "SELECT name, is_demo, require_two_factor, session_idle_secs, session_absolute_secs \
-         FROM organisation WHERE id = 1",
+        "SELECT name, is_demo, require_two_factor, session_idle_secs, session_absolute_secs, \
+         required_since, deadline, deadline_set_at, enrolment_days, allow_passkeys, allow_app, \
+         admins_need_passkey FROM organisation WHERE id = 1",
     )
     .fetch_optional(conn)
     .await?;
@@ -188,7 +190,16 @@ pub async fn organisation(conn: &mut AnyConnection) -> CoreResult<Option<Organis
         Ok(Organisation {
             name: r.try_get("name")?,
             is_demo: r.try_get::<i64, _>("is_demo")? != 0,
-            require_two_factor: r.try_get::<i64, _>("require_two_factor")? != 0,
+            policy: crate::policy::Policy {
+                required: r.try_get::<i64, _>("require_two_factor")? != 0,
+                required_since: r.try_get("required_since")?,
+                deadline: r.try_get("deadline")?,
+                deadline_set_at: r.try_get("deadline_set_at")?,
+                enrolment_days: r.try_get("enrolment_days")?,
+                allow_passkeys: r.try_get::<i64, _>("allow_passkeys")? != 0,
+                allow_app: r.try_get::<i64, _>("allow_app")? != 0,
+                admins_need_passkey: r.try_get::<i64, _>("admins_need_passkey")? != 0,
+            },
             session_idle_secs: r.try_get("session_idle_secs")?,
             session_absolute_secs: r.try_get("session_absolute_secs")?,
         })
@@ -307,11 +318,14 @@ pub async fn set_password_hash(
 
 /// The user's session became a full one: the "last sign-in" the console shows.
 pub async fn record_sign_in(conn: &mut AnyConnection, user: Uuid, now: UnixTime) -> CoreResult<()> {
-    sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(user.to_string())
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET last_sign_in_at = $1, first_sign_in_at = COALESCE(first_sign_in_at, $1) \
+         WHERE id = $2",
+    )
+    .bind(now)
+    .bind(user.to_string())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -61,6 +61,15 @@ pub enum AuditKind {
     EmailChangeRequested,
     EmailChanged,
     SessionLimitsChanged,
+    /// A full session was sent to the setup wizard: the policy no longer lets it in.
+    SentToSetup,
+    /// A setting of the two-step policy changed (deadline, methods, enrolment period …).
+    PolicyChanged,
+    ExceptionGranted,
+    /// An exception ended: early from the console, or by itself when its time was up.
+    ExceptionEnded,
+    /// A reminder of the organisation's deadline was sent.
+    DeadlineReminderSent,
 }
 
 impl AuditKind {
@@ -106,6 +115,11 @@ impl AuditKind {
             AuditKind::EmailChangeRequested => "email_change_requested",
             AuditKind::EmailChanged => "email_changed",
             AuditKind::SessionLimitsChanged => "session_limits_changed",
+            AuditKind::SentToSetup => "sent_to_setup",
+            AuditKind::PolicyChanged => "policy_changed",
+            AuditKind::ExceptionGranted => "exception_granted",
+            AuditKind::ExceptionEnded => "exception_ended",
+            AuditKind::DeadlineReminderSent => "deadline_reminder_sent",
         }
     }
 }

@@ -29,6 +29,10 @@ pub enum TwoStep {
     On,
     /// Able to sign in (active, a password set) and no second factor.
     NotSetUp,
+    /// Not satisfying the policy, and within the deadline or their enrolment period.
+    Grace,
+    /// Under a temporary exception now.
+    Exception,
 }
 
 /// The account side of a row, as the list filters it.
@@ -84,6 +88,8 @@ pub struct View {
     /// Prefix of a name or an email, any case.
     pub search: Option<String>,
     pub sort: Sort,
+    /// The organisation's policy, which "in grace" is measured against.
+    pub policy: crate::policy::Policy,
 }
 
 /// One person in the list.
@@ -103,6 +109,9 @@ pub struct UserRow {
     pub created_at: UnixTime,
     pub last_sign_in_at: Option<UnixTime>,
     pub last_reminded_at: Option<UnixTime>,
+    pub first_sign_in_at: Option<UnixTime>,
+    /// The end of a temporary exception (past ones linger until recorded as ended).
+    pub exception_until: Option<UnixTime>,
     /// Locked by failed attempts until then.
     pub locked_until: Option<UnixTime>,
 }
@@ -345,7 +354,8 @@ impl Sql {
 /// The columns of a row, with its methods counted for it.
 const ROW_COLUMNS: &str = "id, email, display_name, name_key, role, active, \
      password_hash IS NULL AS pending, two_factor_enabled, created_at, last_sign_in_at, \
-     last_reminded_at, \
+     last_reminded_at, first_sign_in_at, \
+     (SELECT until FROM two_step_exceptions e WHERE e.user_id = users.id) AS exception_until, \
      (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = users.id) AS passkeys, \
      (SELECT COUNT(*) FROM totp_credentials t WHERE t.user_id = users.id) AS apps, \
      (SELECT COUNT(*) FROM backup_codes b WHERE b.user_id = users.id AND b.used_at IS NULL) AS codes";
@@ -362,6 +372,29 @@ async fn filter(
         Some(TwoStep::NotSetUp) => {
             sql.when("two_factor_enabled = 0 AND active = 1 AND password_hash IS NOT NULL".into())
         }
+        Some(TwoStep::Exception) => {
+            let p = sql.arg(now)?;
+            sql.when(format!(
+                "EXISTS (SELECT 1 FROM two_step_exceptions e WHERE e.user_id = users.id AND e.until > {p})"
+            ));
+        }
+        Some(TwoStep::Grace) if view.policy.required => {
+            // The SQL of `Policy::standing`'s grace: unsatisfied, no live exception, and
+            // before the deadline or within their own enrolment period.
+            let policy = &view.policy;
+            let p_now = sql.arg(now)?;
+            let p_deadline = sql.arg(policy.deadline.unwrap_or(0))?;
+            let p_since = sql.arg(policy.required_since.unwrap_or(i64::MAX))?;
+            let p_days = sql.arg(policy.enrolment_days * crate::policy::DAY_SECS)?;
+            sql.when(format!(
+                "{unsatisfied} \
+                 AND NOT EXISTS (SELECT 1 FROM two_step_exceptions e WHERE e.user_id = users.id AND e.until > {p_now}) \
+                 AND ({p_deadline} > {p_now} OR ({p_days} > 0 AND created_at > {p_since} \
+                      AND COALESCE(first_sign_in_at, {p_now}) + {p_days} > {p_now}))",
+                unsatisfied = crate::policy::unsatisfied_sql(policy)
+            ));
+        }
+        Some(TwoStep::Grace) => sql.when("0 = 1".into()),
         None => {}
     }
     if let Some(role) = view.role {
@@ -421,6 +454,8 @@ fn row_from(row: &sqlx::any::AnyRow) -> CoreResult<(UserRow, String)> {
             created_at: row.try_get("created_at")?,
             last_sign_in_at: optional_time(row.try_get("last_sign_in_at")?),
             last_reminded_at: optional_time(row.try_get("last_reminded_at")?),
+            first_sign_in_at: row.try_get("first_sign_in_at")?,
+            exception_until: row.try_get("exception_until")?,
             locked_until: None,
         },
         row.try_get("name_key")?,

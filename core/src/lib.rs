@@ -20,6 +20,7 @@ pub mod links;
 pub mod mail;
 pub mod passkeys;
 pub mod password;
+pub mod policy;
 pub mod second_factor;
 pub mod secret_box;
 pub mod service;

@@ -215,6 +215,17 @@ pub struct Session {
     pub last_seen_at: UnixTime,
     /// When the person last proved themselves again in this session (step-up).
     pub stepped_up_at: Option<UnixTime>,
+    /// The second factor this sign-in was proved with (`app`, `passkey`, `backup_code`);
+    /// `None`: the password alone (no method, an exception, a grace period).
+    pub second_factor: Option<String>,
+}
+
+impl Session {
+    /// Whether this sign-in was proved by the password alone: what apps that demand two
+    /// steps refuse.
+    pub fn password_only(&self) -> bool {
+        self.second_factor.is_none()
+    }
 }
 
 /// Limits that apply to a session, from the organisation's settings.
@@ -288,8 +299,8 @@ pub async fn create(
 
 pub async fn load(conn: &mut AnyConnection, token: &SessionToken) -> CoreResult<Option<Session>> {
     let row = sqlx::query(
-        "SELECT id_hash, user_id, state, persistent, created_at, last_seen_at, stepped_up_at \
-         FROM sessions WHERE id_hash = $1",
+        "SELECT id_hash, user_id, state, persistent, created_at, last_seen_at, stepped_up_at, \
+         second_factor FROM sessions WHERE id_hash = $1",
     )
     .bind(token.hash())
     .fetch_optional(conn)
@@ -304,6 +315,7 @@ pub async fn load(conn: &mut AnyConnection, token: &SessionToken) -> CoreResult<
             created_at: r.try_get("created_at")?,
             last_seen_at: r.try_get("last_seen_at")?,
             stepped_up_at: r.try_get("stepped_up_at")?,
+            second_factor: r.try_get("second_factor")?,
         })
     })
     .transpose()
@@ -359,6 +371,33 @@ pub async fn rotate(
         return Err(CoreError::SessionEnded);
     }
     Ok(token)
+}
+
+/// Records the second factor that completed this sign-in (after [`rotate`]).
+pub async fn set_second_factor(
+    conn: &mut AnyConnection,
+    token: &SessionToken,
+    factor: &str,
+) -> CoreResult<()> {
+    sqlx::query("UPDATE sessions SET second_factor = $1 WHERE id_hash = $2")
+        .bind(factor)
+        .bind(token.hash())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sends a full session that the policy no longer lets in (a deadline passed, an exception
+/// ended, a rule was tightened) to the setup wizard. Conditional, so it moves a session
+/// only from the state it was read in.
+pub async fn demote_to_setup(conn: &mut AnyConnection, id_hash: &str) -> CoreResult<bool> {
+    let result = sqlx::query(
+        "UPDATE sessions SET state = 'needs_setup' WHERE id_hash = $1 AND state = 'full'",
+    )
+    .bind(id_hash)
+    .execute(conn)
+    .await?;
+    Ok(crate::db::changed_one(&result))
 }
 
 pub async fn delete(conn: &mut AnyConnection, id_hash: &str) -> CoreResult<bool> {
@@ -546,6 +585,7 @@ mod tests {
             created_at,
             last_seen_at,
             stepped_up_at: None,
+            second_factor: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! exercise the real router, middleware and database.
 
 pub mod config;
+pub mod housekeeping;
 pub mod outbox;
 pub mod security;
 
@@ -106,6 +107,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
 
     let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
     let worker = outbox::spawn(tessera.clone(), config.mail.clone(), shutdown.subscribe());
+    let chores = housekeeping::spawn(tessera.clone(), shutdown.subscribe());
     let task = tokio::spawn(async move {
         let serve = axum::serve(
             listener,
@@ -118,6 +120,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
             tracing::error!(%error, "server stopped with an error");
         }
         let _ = worker.await;
+        let _ = chores.await;
     });
     Ok(Running {
         addr,

@@ -29,7 +29,7 @@ const AUDITOR_MAY: [&str; 4] = [
     "admin/count_users",
     "admin/user_details",
 ];
-const HELPDESK_MAY_ALSO: [&str; 9] = [
+const HELPDESK_MAY_ALSO: [&str; 11] = [
     "admin/begin_step_up_passkey",
     "admin/step_up_with_code",
     "admin/step_up_with_passkey",
@@ -39,6 +39,8 @@ const HELPDESK_MAY_ALSO: [&str; 9] = [
     "admin/remind_users",
     "admin/remind_view",
     "admin/send_password_reset",
+    "admin/grant_exception",
+    "admin/end_exception",
 ];
 
 #[tokio::test]

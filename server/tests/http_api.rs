@@ -863,7 +863,7 @@ async fn session_limits_set_by_the_operator_apply_to_open_sessions() {
         .audit_kinds()
         .await
         .contains(&"session_limits_changed".to_string()));
-    app.wait_for_mail(&[ADMIN, "idle timeout 30 → 5 minutes"])
+    app.wait_for_mail(&[ADMIN, "idle timeout (minutes): 30 → 5"])
         .await;
     app.stop().await;
 }

@@ -334,6 +334,7 @@ async fn half_and_setup_sessions_can_call_only_their_own_step() {
     ];
     let setup_may = [
         "setup_wizard_status",
+        "skip_setup",
         "begin_authenticator",
         "confirm_authenticator",
         "begin_passkey_registration",
@@ -660,7 +661,9 @@ async fn every_page_and_every_spelling_of_it_is_guarded() {
             "/signin/verify" => &["half"],
             "/setup-2fa" => &["setup"],
             // The full session here is the demo admin's: the console is open to it.
-            "/" | "/password" | "/security" | "/admin" | "/admin/users" => &["full"],
+            "/" | "/password" | "/security" | "/admin" | "/admin/users" | "/admin/settings" => {
+                &["full"]
+            }
             page if page.starts_with("/admin/users/") => &["full"],
             other => panic!("page {other} has no expectation in this test"),
         }

@@ -38,7 +38,7 @@ pub async fn two_factor_status() -> Result<TwoFactorInfo, AppError> {
     let status = state.tessera.two_factor_status(&caller.user).await?;
     Ok(TwoFactorInfo {
         enabled: status.enabled,
-        organisation_requires: caller.organisation.require_two_factor,
+        organisation_requires: caller.organisation.policy.required,
         authenticator_added: status.authenticator_added_at.map(format_utc),
         authenticator_last_used: status.authenticator_last_used_at.map(format_utc),
         backup_codes_left: status.backup_codes_left,
@@ -121,13 +121,22 @@ pub async fn remove_authenticator(password: String) -> Result<(), AppError> {
         .await?)
 }
 
-/// What the setup wizard must ask first.
+/// What the setup wizard must ask first, and what it offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WizardStatus {
     /// Two-step authentication was reset: the setup code comes before anything else.
     pub owes_setup_code: bool,
     /// …and it has expired: someone must issue a new one.
     pub setup_code_expired: bool,
+    /// Why the person is asked, in plain words.
+    pub explanation: String,
+    /// The methods that would satisfy the organisation's policy.
+    pub passkeys: bool,
+    pub app: bool,
+    /// During a grace period: the date it must be done by ("12 December 2026") and the
+    /// days left.
+    pub skippable_until: Option<String>,
+    pub days_left: Option<i64>,
 }
 
 #[server(prefix = "/api", endpoint = "setup_wizard_status", input = StrictJson)]
@@ -136,10 +145,31 @@ pub async fn setup_wizard_status() -> Result<WizardStatus, AppError> {
     let state = crate::ssr::app_state()?;
     let caller = crate::ssr::caller_of::<SetupWizardStatus>()?;
     let owes = caller.session.state == SessionState::NeedsSetupCode;
+    let offer = state.tessera.wizard_offer(&caller).await?;
+    let now = state.tessera.now();
     Ok(WizardStatus {
         owes_setup_code: owes,
         setup_code_expired: owes && state.tessera.setup_code_expired(&caller).await?,
+        explanation: offer.explanation,
+        passkeys: offer.passkeys,
+        app: offer.app,
+        skippable_until: offer.skippable_until.map(tessera_core::service::format_day),
+        days_left: offer.skippable_until.map(|t| crate::ssr::days_left(t, now)),
     })
+}
+
+/// Puts off setting up two-step authentication while the organisation's grace period
+/// lasts: the session becomes full (password only) and the browser goes home.
+#[server(prefix = "/api", endpoint = "skip_setup", input = StrictJson)]
+pub async fn skip_setup() -> Result<SignInResult, AppError> {
+    let state = crate::ssr::app_state()?;
+    let caller = crate::ssr::caller_of::<SkipSetup>()?;
+    let token = state
+        .tessera
+        .skip_setup(&caller, &crate::ssr::client_info())
+        .await?;
+    crate::ssr::session_cookie::set(&state, &token, None);
+    Ok(SignInResult { next: "/".into() })
 }
 
 /// The one-time code from the helpdesk after a reset; the session moves on to the wizard.

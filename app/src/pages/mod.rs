@@ -29,9 +29,54 @@ pub fn Page(title: &'static str, children: Children) -> impl IntoView {
                 "Tessera"
             </a>
         </header>
+        <PolicyBanner/>
         <main id="main" class="page" tabindex="-1">
             {children()}
         </main>
+    }
+}
+
+/// What the two-step policy tells a signed-in person on every page: the days left to set
+/// it up (with the way to do it), or that an exception lets them in with the password
+/// alone. Rendered on the server from the session the guard resolved.
+#[component]
+pub fn PolicyBanner() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        use tessera_core::policy::Standing;
+        use tessera_core::session::SessionState;
+        let caller =
+            crate::ssr::optional_caller().filter(|c| c.session.state == SessionState::Full)?;
+        let now = crate::ssr::app_state().ok()?.tessera.now();
+        let days = |until| match crate::ssr::days_left(until, now) {
+            1 => "1 day left".to_string(),
+            n => format!("{n} days left"),
+        };
+        match caller.standing {
+            Standing::Grace { until, shortfall } => Some(view! {
+                <aside class="policy-banner" id="policy-banner" aria-label="Two-step authentication">
+                    <p>
+                        <strong>{format!("Set up two-step authentication by {} ({}).", tessera_core::service::format_day(until), days(until))}</strong>
+                        " " {shortfall.explain()}
+                    </p>
+                    <a class="button primary" href="/security">"Set up now"</a>
+                </aside>
+            }.into_any()),
+            Standing::Exception { until } => Some(view! {
+                <aside class="policy-banner" id="policy-banner" aria-label="Two-step authentication">
+                    <p>
+                        <strong>{format!("You are signing in with your password alone until {} ({}).", tessera_core::clock::format_utc(until), days(until))}</strong>
+                        " An administrator granted you a temporary exception. Set up two-step authentication again before it ends."
+                    </p>
+                    <a class="button primary" href="/security">"Set up now"</a>
+                </aside>
+            }.into_any()),
+            _ => None,
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None::<AnyView>
     }
 }
 

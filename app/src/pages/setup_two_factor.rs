@@ -1,6 +1,8 @@
 //! The setup wizard: when the organisation requires two-step authentication and the user
-//! has none, or after an admin reset theirs, this is the only page open to them until a
-//! method is set up. After a reset it first asks for the one-time setup code.
+//! has no method it accepts, or after an admin reset theirs, this is the only page open to
+//! them until one is set up — except during a grace period, when it may be put off. It
+//! offers only the methods the policy accepts. After a reset it first asks for the
+//! one-time setup code.
 
 use leptos::prelude::*;
 
@@ -8,7 +10,7 @@ use super::authenticator::AuthenticatorSetupFlow;
 use super::backup_codes::BackupCodesPanel;
 use super::passkeys::AddPasskey;
 use super::{action_error, go_to, ErrorNotice, Page, SubmitButton};
-use crate::api::two_factor::{setup_wizard_status, EnterSetupCode};
+use crate::api::two_factor::{setup_wizard_status, EnterSetupCode, SkipSetup};
 use crate::api::types::MethodAdded;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -32,7 +34,10 @@ pub fn SetupTwoFactorPage() -> impl IntoView {
                         </section>
                     }.into_any(),
                     Ok(s) if s.owes_setup_code => view! { <SetupCodeForm/> }.into_any(),
-                    Ok(_) => view! { <SetupWizard/> }.into_any(),
+                    Ok(s) => view! {
+                        <SetupWizard explanation=s.explanation passkeys=s.passkeys app=s.app
+                            skippable_until=s.skippable_until days_left=s.days_left/>
+                    }.into_any(),
                     Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
                 })}
             </Suspense>
@@ -72,19 +77,54 @@ fn SetupCodeForm() -> impl IntoView {
     }
 }
 
+/// The methods the policy accepts, and — during a grace period — a way to put it off.
 #[island(lazy)]
-fn SetupWizard() -> impl IntoView {
+fn SetupWizard(
+    explanation: String,
+    passkeys: bool,
+    app: bool,
+    skippable_until: Option<String>,
+    days_left: Option<i64>,
+) -> impl IntoView {
     let added = RwSignal::new(None::<MethodAdded>);
-    let choice = RwSignal::new(Choice::Undecided);
+    // With one method allowed, it is the choice.
+    let choice = RwSignal::new(match (passkeys, app) {
+        (true, false) => Choice::Passkey,
+        (false, true) => Choice::App,
+        _ => Choice::Undecided,
+    });
+    let both = passkeys && app;
+    let skip = ServerAction::<SkipSetup>::new();
+    let skip_error = action_error(skip);
+    Effect::new(move || {
+        if let Some(Ok(result)) = skip.value().get() {
+            go_to(&result.next);
+        }
+    });
+    let countdown = skippable_until.map(|day| {
+        let left = match days_left {
+            Some(1) => "1 day left".to_string(),
+            Some(n) => format!("{n} days left"),
+            None => String::new(),
+        };
+        view! {
+            <div class="grace" id="grace-offer">
+                <p>"Set it up by " <strong>{day}</strong> " (" {left} "). Until then you may put it off."</p>
+                <ErrorNotice error=skip_error/>
+                <button type="button" class="button" id="skip-setup"
+                    disabled=move || skip.pending().get()
+                    on:click=move |_| { skip.dispatch(SkipSetup {}); }>
+                    {move || if skip.pending().get() { "Going on…" } else { "Not now, remind me later" }}
+                </button>
+            </div>
+        }
+    });
     view! {
         <section class="card narrow" aria-labelledby="wizard-heading">
             <h1 id="wizard-heading">"Set up two-step authentication"</h1>
             {move || match added.get() {
                 None => view! {
-                    <p>
-                        "Your organisation requires a second step when you sign in, to protect patient data. "
-                        "Set it up now; it takes a minute."
-                    </p>
+                    <p id="wizard-why">{explanation.clone()} " It protects patient data; setting it up takes a minute."</p>
                     {move || match choice.get() {
                         Choice::Undecided => view! {
                             <div class="choices">
@@ -100,11 +140,13 @@ fn SetupWizard() -> impl IntoView {
                         }.into_any(),
                         Choice::Passkey => view! {
                             <AddPasskey ask_password=false on_added=move |a| added.set(Some(a))
-                                on_cancel=move |_| choice.set(Choice::Undecided)/>
+                                on_cancel=move |_| if both { choice.set(Choice::Undecided) }/>
                         }.into_any(),
                         Choice::App => view! {
                             <AuthenticatorSetupFlow ask_password=false on_added=move |a| added.set(Some(a))/>
-                            <button type="button" class="link" on:click=move |_| choice.set(Choice::Undecided)>"Choose another method"</button>
+                            {both.then(|| view! {
+                                <button type="button" class="link" on:click=move |_| choice.set(Choice::Undecided)>"Choose another method"</button>
+                            })}
                         }.into_any(),
                     }}
                 }.into_any(),
@@ -117,6 +159,7 @@ fn SetupWizard() -> impl IntoView {
                     }.into_any()
                 }
             }}
+            {countdown}
         </section>
     }
 }

@@ -4,6 +4,9 @@
 use tessera_core::accounts::Role;
 use tessera_core::clock::format_utc;
 use tessera_core::directory::{self, AccountFilter, Cursor, Sort, TwoStep, UserRow, View};
+use tessera_core::policy::{Methods, Person, Policy, Shortfall, Standing};
+use tessera_core::service::format_day;
+use tessera_core::UnixTime;
 
 use crate::api::admin::users::{UserListRow, UsersQuery};
 use crate::error::AppError;
@@ -16,7 +19,7 @@ fn invalid(field: &str, message: &str) -> AppError {
 }
 
 /// The view and page position a query names; unknown values are refused, not ignored.
-pub fn view_of(query: &UsersQuery) -> Result<(View, Option<Cursor>), AppError> {
+pub fn view_of(query: &UsersQuery, policy: &Policy) -> Result<(View, Option<Cursor>), AppError> {
     fn given(v: &Option<String>) -> Option<&str> {
         v.as_deref().map(str::trim).filter(|v| !v.is_empty())
     }
@@ -24,10 +27,12 @@ pub fn view_of(query: &UsersQuery) -> Result<(View, Option<Cursor>), AppError> {
         None => None,
         Some("on") => Some(TwoStep::On),
         Some("not_set_up") => Some(TwoStep::NotSetUp),
+        Some("grace") => Some(TwoStep::Grace),
+        Some("exception") => Some(TwoStep::Exception),
         Some(_) => {
             return Err(invalid(
                 "two_step",
-                "Two-step status must be \"on\" or \"not_set_up\".",
+                "Two-step status must be on, not_set_up, grace or exception.",
             ))
         }
     };
@@ -66,13 +71,47 @@ pub fn view_of(query: &UsersQuery) -> Result<(View, Option<Cursor>), AppError> {
             account,
             search: query.q.as_deref().and_then(directory::normalise_search),
             sort,
+            policy: policy.clone(),
         },
         cursor,
     ))
 }
 
+/// Where a row stands against the policy, in the list's words: `None` when there is
+/// nothing to say beyond on / not set up.
+fn policy_note(row: &UserRow, policy: &Policy, now: UnixTime) -> Option<String> {
+    if !row.active || row.pending {
+        return None;
+    }
+    let person = Person {
+        role: row.role,
+        created_at: row.created_at,
+        first_sign_in_at: row.first_sign_in_at,
+        methods: Methods {
+            passkeys: row.passkeys,
+            app: row.has_app,
+        },
+        exception_until: row.exception_until,
+    };
+    match policy.standing(&person, now) {
+        Standing::Exception { until } => Some(format!("Exception until {}", format_utc(until))),
+        Standing::Grace { until, .. }
+            if person.first_sign_in_at.is_none() && policy.deadline.is_none_or(|d| d <= now) =>
+        {
+            Some(format!(
+                "Grace: {} days from first sign-in",
+                (until - now) / tessera_core::policy::DAY_SECS
+            ))
+        }
+        Standing::Grace { until, .. } => Some(format!("Grace until {}", format_day(until))),
+        Standing::MustSetUp(Shortfall::AdminNeedsPasskey) => Some("Needs a passkey".into()),
+        Standing::MustSetUp(Shortfall::MethodNotAllowed) => Some("Method not allowed".into()),
+        _ => None,
+    }
+}
+
 /// A row as the list shows it.
-pub fn list_row(row: &UserRow) -> UserListRow {
+pub fn list_row(row: &UserRow, policy: &Policy, now: UnixTime) -> UserListRow {
     let status = if !row.active {
         "disabled"
     } else if row.locked_until.is_some() {
@@ -96,5 +135,6 @@ pub fn list_row(row: &UserRow) -> UserListRow {
         last_sign_in: row.last_sign_in_at.map(format_utc),
         last_reminded: row.last_reminded_at.map(format_utc),
         created: format_utc(row.created_at),
+        policy_note: policy_note(row, policy, now),
     }
 }

@@ -22,7 +22,7 @@ pub async fn users_csv(
         return super::guard::error_response(AppError::SignedOut);
     };
     let query = query.first_page();
-    let view = match super::console::view_of(&query) {
+    let view = match super::console::view_of(&query, &caller.organisation.policy) {
         Ok((view, _)) => view,
         Err(e) => return super::guard::error_response(e),
     };

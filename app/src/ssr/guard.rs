@@ -27,7 +27,9 @@ use crate::error::AppError;
 /// Server functions that need something other than a full session (or, under
 /// `/api/admin/`, something other than an admin's).
 fn endpoints() -> Vec<(&'static str, Access)> {
-    use crate::api::admin::{people as pe, step_up as su, user as au, users as us};
+    use crate::api::admin::{
+        exceptions as ex, people as pe, step_up as su, user as au, users as us,
+    };
     let console = Access::Roles(roles::CONSOLE);
     let helpdesk = Access::Roles(roles::HELPDESK);
     vec![
@@ -72,6 +74,7 @@ fn endpoints() -> Vec<(&'static str, Access)> {
         ),
         (<tf::EnterSetupCode as ServerFn>::PATH, Access::SetupCode),
         (<tf::SetupWizardStatus as ServerFn>::PATH, Access::Setup),
+        (<tf::SkipSetup as ServerFn>::PATH, Access::Setup),
         // The console: looking is for every console role; looking after staff (step-up,
         // reminders, unlocking, resets, ending sessions) for helpdesk members too. Roles,
         // enabling and disabling accounts stay with admins (the prefix's default).
@@ -88,6 +91,8 @@ fn endpoints() -> Vec<(&'static str, Access)> {
         (<au::RemindUsers as ServerFn>::PATH, helpdesk),
         (<au::RemindView as ServerFn>::PATH, helpdesk),
         (<pe::SendPasswordReset as ServerFn>::PATH, helpdesk),
+        (<ex::GrantException as ServerFn>::PATH, helpdesk),
+        (<ex::EndException as ServerFn>::PATH, helpdesk),
     ]
 }
 

@@ -160,6 +160,13 @@ pub fn client_info() -> ClientInfo {
         .unwrap_or_default()
 }
 
+/// Whole days from `now` until `until`, counting a part day as one ("1 day left" on the
+/// last day).
+pub fn days_left(until: tessera_core::UnixTime, now: tessera_core::UnixTime) -> i64 {
+    const DAY: i64 = tessera_core::policy::DAY_SECS;
+    ((until - now).max(0) + DAY - 1) / DAY
+}
+
 pub fn me_from(caller: &Caller) -> Profile {
     Profile {
         display_name: caller.user.display_name.clone(),
@@ -168,7 +175,7 @@ pub fn me_from(caller: &Caller) -> Profile {
         organisation: caller.organisation.name.clone(),
         organisation_is_demo: caller.organisation.is_demo,
         two_factor_enabled: caller.user.two_factor_enabled,
-        organisation_requires_two_factor: caller.organisation.require_two_factor,
+        organisation_requires_two_factor: caller.organisation.policy.required,
     }
 }
 
@@ -198,6 +205,7 @@ mod tests {
                     created_at: 0,
                     last_seen_at: 0,
                     stepped_up_at: None,
+                    second_factor: None,
                 },
                 user: User {
                     id: user_id,
@@ -212,10 +220,11 @@ mod tests {
                 organisation: Organisation {
                     name: "Clinic".into(),
                     is_demo: false,
-                    require_two_factor: false,
+                    policy: Default::default(),
                     session_idle_secs: 1800,
                     session_absolute_secs: 43200,
                 },
+                standing: tessera_core::policy::Standing::NotRequired,
             })
         });
         let (mut parts, ()) = http::Request::new(()).into_parts();

@@ -86,8 +86,12 @@ impl Tessera {
         if !crate::db::changed_one(&set) {
             return Err(refused(Unusable::Used, Purpose::Invitation));
         }
-        let (state, token, organisation) =
-            start_session(&mut tx, &user, false, client, now).await?;
+        let super::sign_in::Started {
+            state,
+            token,
+            organisation,
+            ..
+        } = start_session(&mut tx, &user, false, client, now).await?;
         audit::record(
             &mut tx,
             AuditEvent::new(AuditKind::InvitationAccepted)

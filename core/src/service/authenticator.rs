@@ -26,6 +26,12 @@ impl Tessera {
         password: &str,
         client: &ClientInfo,
     ) -> CoreResult<TotpEnrolment> {
+        if !caller.organisation.policy.may_add_app() {
+            return Err(CoreError::invalid(
+                "method",
+                "Your organisation does not accept authenticator apps. Add a passkey instead.",
+            ));
+        }
         if caller.session.state == SessionState::Full {
             self.confirm_password(caller, password, client).await?;
         }

@@ -78,7 +78,7 @@ impl AfterRemoval {
 /// the organisation requires two-step authentication. Returns whether it is the last.
 pub(super) fn removal_is_last(caller: &Caller, remaining: i64) -> CoreResult<bool> {
     let last = remaining <= 0;
-    if last && caller.organisation.require_two_factor {
+    if last && caller.organisation.policy.required {
         return Err(CoreError::invalid(
             "two_factor",
             "This is your only two-step method and your organisation requires one. Add another method first.",
@@ -109,7 +109,7 @@ impl Tessera {
         password: &str,
         client: &ClientInfo,
     ) -> CoreResult<()> {
-        if caller.organisation.require_two_factor {
+        if caller.organisation.policy.required {
             return Err(CoreError::invalid(
                 "two_factor",
                 "Your organisation requires two-step authentication, so it cannot be turned off. You can add or replace methods instead.",
@@ -176,7 +176,16 @@ pub(super) async fn factor_added(
     }
     // A reset is over once there is a method again.
     crate::setup_codes::finish(tx, caller.user.id).await?;
-    let new_session = match caller.session.state.after_setup() {
+    // In the wizard, a method the policy does not count (an app, for an admin who must use
+    // a passkey) is saved, but the wizard goes on until one that counts is added.
+    let person =
+        crate::policy::person(tx, caller.user.id, caller.user.role, caller.user.created_at).await?;
+    let still_owed = caller
+        .organisation
+        .policy
+        .standing(&person, now)
+        .asks_for_setup();
+    let new_session = match caller.session.state.after_setup().filter(|_| !still_owed) {
         Some(state) => {
             accounts::record_sign_in(tx, caller.user.id, now).await?;
             Some(session::rotate(tx, &caller.session, state, now).await?)

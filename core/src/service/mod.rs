@@ -13,6 +13,7 @@
 //! - [`second_step`]: the second sign-in step with every method;
 //! - [`methods`]: what adding or removing any method does to the account;
 //! - [`authenticator`], [`passkeys`], [`backup_codes`]: each method's own flows;
+//! - [`grace`]: the setup wizard's offer, and skipping it during a grace period;
 //! - [`notices`]: the mail a user gets, and the one "lock reached" rule;
 //! - [`account_links`]: the mailed links' other end (invitations, password resets, new
 //!   addresses);
@@ -24,6 +25,7 @@ mod admin;
 mod authenticator;
 mod backup_codes;
 mod demo;
+mod grace;
 mod methods;
 mod notices;
 mod operators;
@@ -49,8 +51,10 @@ pub use admin::{
     file_hash, AddressChange, By, ImportPreview, ImportRow, Invited, Invitee, RemindOutcome,
     ResetOutcome, SessionView, UserDetail, EXPORT_COLUMNS, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS,
 };
+pub use admin::{format_date, format_day, parse_date, Exception, Settings};
 pub use authenticator::TotpEnrolment;
 pub use demo::DemoAccount;
+pub use grace::WizardOffer;
 pub use methods::{FactorAdded, TwoFactorStatus};
 pub use second_step::{Proof, SecondStepOutcome};
 pub use sign_in::SignInOutcome;
@@ -81,6 +85,9 @@ pub struct Caller {
     pub session: Session,
     pub user: User,
     pub organisation: Organisation,
+    /// Where the user stands against the two-step policy (computed for full sessions and
+    /// the setup wizard while the organisation requires it; `NotRequired` otherwise).
+    pub standing: crate::policy::Standing,
 }
 
 #[derive(Clone)]

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::notices::password_changed_mail;
 use super::setup::validate_organisation_name;
-use super::Tessera;
+use super::{By, Tessera};
 use crate::accounts::{self, Email, NewUser, Role, User};
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::throttle::{self, Scope};
@@ -127,108 +127,27 @@ impl Tessera {
         idle_minutes: Option<i64>,
         absolute_hours: Option<i64>,
     ) -> CoreResult<(i64, i64)> {
-        if let Some(m) = idle_minutes.filter(|m| !(5..=60).contains(m)) {
-            return Err(CoreError::invalid(
-                "idle",
-                format!("The idle timeout must be 5 to 60 minutes, not {m}."),
-            ));
-        }
-        if let Some(h) = absolute_hours.filter(|h| !(1..=24).contains(h)) {
-            return Err(CoreError::invalid(
-                "absolute",
-                format!("The session lifetime must be 1 to 24 hours, not {h}."),
-            ));
-        }
-        let now = self.now();
-        let mut tx = self.db.write().await?;
-        // The organisation's row, locked first, then read: two operators at once apply in turn.
-        sqlx::query("UPDATE organisation SET name = name WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        let organisation = accounts::organisation(&mut tx).await?.ok_or_else(|| {
-            CoreError::invalid(
-                "organisation",
-                "There is no organisation yet: finish the first-run setup first.",
-            )
-        })?;
-        let old = (
-            organisation.session_idle_secs,
-            organisation.session_absolute_secs,
-        );
-        let new = (
-            idle_minutes.map_or(old.0, |m| m * 60),
-            absolute_hours.map_or(old.1, |h| h * 3600),
-        );
-        if new == old {
-            return Ok(old);
-        }
-        sqlx::query(
-            "UPDATE organisation SET session_idle_secs = $1, session_absolute_secs = $2 WHERE id = 1",
-        )
-        .bind(new.0)
-        .bind(new.1)
-        .execute(&mut *tx)
-        .await?;
-        let what = format!(
-            "Session limits changed from the server's command line: idle timeout {} → {} minutes, \
-             longest session {} → {} hours. They apply to every session from its next request.",
-            old.0 / 60,
-            new.0 / 60,
-            old.1 / 3600,
-            new.1 / 3600
-        );
-        audit::record(
-            &mut tx,
-            AuditEvent::new(AuditKind::SessionLimitsChanged).detail(what.clone()),
-            now,
-        )
-        .await?;
-        super::admin::actions::tell_admins(
-            &mut tx,
-            Uuid::nil(),
-            "Tessera's session limits changed",
-            &what,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(new)
+        let mut settings = self.settings().await?;
+        settings.idle_minutes = idle_minutes.unwrap_or(settings.idle_minutes);
+        settings.absolute_hours = absolute_hours.unwrap_or(settings.absolute_hours);
+        self.update_settings(By::Operator, &settings).await?;
+        Ok((settings.idle_minutes * 60, settings.absolute_hours * 3600))
     }
 
     /// Turns the organisation's "require two-step authentication" on or off from the
-    /// command line. Users without a method are sent to the setup wizard at their next
-    /// sign-in. Returns whether anything changed.
+    /// command line (the rest of the policy as it is; see [`Tessera::update_settings`]).
+    /// Users without a method are sent to the setup wizard at their next sign-in, or when
+    /// a deadline is set, from then. Returns whether anything changed.
     pub async fn operator_require_two_factor(&self, required: bool) -> CoreResult<bool> {
-        if self.organisation().await?.is_none() {
-            return Err(CoreError::invalid(
-                "organisation",
-                "There is no organisation yet: finish the first-run setup first.",
-            ));
+        let mut settings = self.settings().await?;
+        settings.required = required;
+        if !required {
+            settings.deadline = None;
         }
-        let now = self.now();
-        let mut tx = self.db.write().await?;
-        // Compare-and-set: of two operators switching it at once, one records the change.
-        let changed = sqlx::query(
-            "UPDATE organisation SET require_two_factor = $1 WHERE require_two_factor <> $1",
-        )
-        .bind(required as i64)
-        .execute(&mut *tx)
-        .await?;
-        if changed.rows_affected() == 0 {
-            return Ok(false);
-        }
-        audit::record(
-            &mut tx,
-            AuditEvent::new(AuditKind::TwoFactorPolicyChanged).detail(if required {
-                "two-step authentication required for everyone (from the command line)"
-            } else {
-                "two-step authentication no longer required (from the command line)"
-            }),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(!self
+            .update_settings(By::Operator, &settings)
+            .await?
+            .is_empty())
     }
 
     pub async fn list_users(&self) -> CoreResult<Vec<User>> {

@@ -44,6 +44,12 @@ impl Tessera {
         client: &ClientInfo,
     ) -> CoreResult<(Uuid, CreationChallengeResponse)> {
         let name = store::validate_name(name)?;
+        if !caller.organisation.policy.may_add_passkey(caller.user.role) {
+            return Err(CoreError::invalid(
+                "method",
+                "Your organisation does not accept passkeys. Add an authenticator app instead.",
+            ));
+        }
         if caller.session.state == SessionState::Full {
             self.confirm_password(caller, password, client).await?;
         }

@@ -35,6 +35,17 @@ pub enum Proof {
     },
 }
 
+impl Proof {
+    /// The method's name as sessions record it.
+    pub fn factor(&self) -> &'static str {
+        match self {
+            Proof::AuthenticatorCode(_) => "app",
+            Proof::BackupCode(_) => "backup_code",
+            Proof::Passkey { .. } => "passkey",
+        }
+    }
+}
+
 /// After the second step: the new (full) session, and how many backup codes remain if
 /// one was used.
 #[derive(Debug)]
@@ -163,12 +174,32 @@ impl Tessera {
         proof: Proof,
         client: &ClientInfo,
     ) -> CoreResult<SecondStepOutcome> {
-        let Some(next_state) = caller.session.state.after_second_factor() else {
+        let Some(mut next_state) = caller.session.state.after_second_factor() else {
             return Err(CoreError::SessionEnded);
         };
+        let factor = proof.factor();
         let (mut tx, proven) = self.prove(caller, proof, client, "second step").await?;
         let now = self.now();
+        // Methods the policy no longer accepts still prove who it is (nobody is locked out
+        // by a settings change), but they lead on to the wizard: skippable in grace, the
+        // only way on after it.
+        let person = crate::policy::person(
+            &mut tx,
+            caller.user.id,
+            caller.user.role,
+            caller.user.created_at,
+        )
+        .await?;
+        if caller
+            .organisation
+            .policy
+            .standing(&person, now)
+            .asks_for_setup()
+        {
+            next_state = SessionState::NeedsSetup;
+        }
         let token = session::rotate(&mut tx, &caller.session, next_state, now).await?;
+        session::set_second_factor(&mut tx, &token, factor).await?;
         crate::accounts::record_sign_in(&mut tx, caller.user.id, now).await?;
         let kind = match proven.backup_codes_left {
             None => AuditKind::SecondFactorSucceeded,

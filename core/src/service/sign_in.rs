@@ -4,7 +4,9 @@ use super::notices::lock_if_reached;
 use super::{Caller, ClientInfo, Tessera};
 use crate::accounts::{self, Email, Organisation, User};
 use crate::audit::{self, AuditEvent, AuditKind};
+use crate::clock::format_utc;
 use crate::password::{self, Verified};
+use crate::policy::Standing;
 use crate::session::{self, Lifetimes, NewSession, SessionState, SessionToken};
 use crate::throttle::{self, Scope};
 use crate::{CoreError, CoreResult, UnixTime};
@@ -29,14 +31,24 @@ pub(super) async fn start_session(
     persistent: bool,
     client: &ClientInfo,
     now: UnixTime,
-) -> CoreResult<(SessionState, SessionToken, Organisation)> {
+) -> CoreResult<Started> {
     let organisation = accounts::organisation(tx)
         .await?
         .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
     let reset = crate::setup_codes::state(tx, user.id).await?;
+    // The enrolment period counts from the first time the password was accepted.
+    sqlx::query(
+        "UPDATE users SET first_sign_in_at = $1 WHERE id = $2 AND first_sign_in_at IS NULL",
+    )
+    .bind(now)
+    .bind(user.id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    let person = crate::policy::person(tx, user.id, user.role, user.created_at).await?;
+    let standing = organisation.policy.standing(&person, now);
     let state = SessionState::after_password(
         user.two_factor_enabled,
-        organisation.require_two_factor || reset == crate::setup_codes::Reset::MustEnrol,
+        standing.asks_for_setup() || reset == crate::setup_codes::Reset::MustEnrol,
         reset == crate::setup_codes::Reset::CodeOwed,
     );
     if state == SessionState::Full {
@@ -54,7 +66,47 @@ pub(super) async fn start_session(
         now,
     )
     .await?;
-    Ok((state, token, organisation))
+    Ok(Started {
+        state,
+        token,
+        organisation,
+        standing,
+    })
+}
+
+/// A session started by a correct password.
+pub(super) struct Started {
+    pub state: SessionState,
+    pub token: SessionToken,
+    pub organisation: Organisation,
+    /// Where the person stood against the policy then.
+    pub standing: Standing,
+}
+
+/// How a sign-in ended, for its audit record: a full session without a second factor
+/// says why the password alone was enough.
+pub(super) fn sign_in_detail(state: SessionState, standing: Standing) -> String {
+    match (state, standing) {
+        (SessionState::Full, Standing::Exception { until }) => format!(
+            "password only, under a temporary exception until {}",
+            format_utc(until)
+        ),
+        (SessionState::Full, _) => "password only; signed in".into(),
+        (SessionState::NeedsSecondFactor, _) => "password; second factor owed".into(),
+        (SessionState::NeedsSetup, Standing::Grace { until, shortfall }) => format!(
+            "password; setup wizard offered, may be skipped until {} ({})",
+            format_utc(until),
+            shortfall.as_str()
+        ),
+        (SessionState::NeedsSetup, Standing::MustSetUp(shortfall)) => format!(
+            "password; must set up two-step authentication ({})",
+            shortfall.as_str()
+        ),
+        (SessionState::NeedsSetup, _) => "password; must set up two-step authentication".into(),
+        (SessionState::NeedsSetupCode, _) => {
+            "password; owes the setup code of a two-step reset".into()
+        }
+    }
 }
 
 impl Tessera {
@@ -165,31 +217,23 @@ impl Tessera {
         throttle::clear(&mut tx, Scope::PasswordAccount, email.as_str()).await?;
         // "Remember me" never outlives the browser for accounts with a second factor.
         let persistent = remember && !user.two_factor_enabled;
-        let (state, token, organisation) =
-            start_session(&mut tx, user, persistent, client, now).await?;
+        let started = start_session(&mut tx, user, persistent, client, now).await?;
         audit::record(
             &mut tx,
             AuditEvent::new(AuditKind::SignInSucceeded)
                 .actor(user.id)
                 .subject(Some(user.id), email.as_str())
                 .from_addr(&client.addr)
-                .detail(match state {
-                    SessionState::Full => "password; signed in",
-                    SessionState::NeedsSecondFactor => "password; second factor owed",
-                    SessionState::NeedsSetup => "password; must set up two-step authentication",
-                    SessionState::NeedsSetupCode => {
-                        "password; owes the setup code of a two-step reset"
-                    }
-                }),
+                .detail(sign_in_detail(started.state, started.standing)),
             now,
         )
         .await?;
         tx.commit().await?;
         Ok(SignInOutcome {
-            token,
-            state,
+            token: started.token,
+            state: started.state,
             persistent,
-            max_age_secs: organisation.session_absolute_secs,
+            max_age_secs: started.organisation.session_absolute_secs,
         })
     }
 
@@ -213,8 +257,47 @@ impl Tessera {
             tx.commit().await?;
             return Ok(None);
         };
-        if session.needs_touch(now) {
+        let mut session = session;
+        let standing = if organisation.policy.required
+            && matches!(session.state, SessionState::Full | SessionState::NeedsSetup)
+        {
+            let mut conn = self.db.pool().acquire().await?;
+            let person =
+                crate::policy::person(&mut conn, user.id, user.role, user.created_at).await?;
+            organisation.policy.standing(&person, now)
+        } else {
+            Standing::NotRequired
+        };
+        // A session let in by the password alone while the requirement was on (a grace
+        // period, an exception) whose time is up: from this request on, only the setup
+        // wizard. Sessions from before the requirement took effect keep going until the
+        // next sign-in, which is when a requirement without a deadline applies.
+        let demote = session.state == SessionState::Full
+            && session.password_only()
+            && matches!(standing, Standing::MustSetUp(_))
+            && organisation
+                .policy
+                .required_since
+                .is_some_and(|since| session.created_at >= since);
+        if demote || session.needs_touch(now) {
             let mut tx = self.db.write().await?;
+            if demote && session::demote_to_setup(&mut tx, &session.id_hash).await? {
+                audit::record(
+                    &mut tx,
+                    AuditEvent::new(AuditKind::SentToSetup)
+                        .actor(user.id)
+                        .subject(Some(user.id), user.email.as_str())
+                        .detail(match standing {
+                            Standing::MustSetUp(shortfall) => shortfall.as_str(),
+                            _ => "",
+                        }),
+                    now,
+                )
+                .await?;
+            }
+            if demote {
+                session.state = SessionState::NeedsSetup;
+            }
             session::touch(&mut tx, &session.id_hash, now).await?;
             tx.commit().await?;
         }
@@ -222,6 +305,7 @@ impl Tessera {
             session,
             user,
             organisation,
+            standing,
         }))
     }
 

@@ -45,6 +45,22 @@ pub struct UserPage {
     pub sessions: Vec<SessionLine>,
     pub events: Vec<EventLine>,
     pub owes_setup_code: bool,
+    /// A temporary exception in force.
+    pub exception: Option<ExceptionLine>,
+    /// Whether an exception could be granted to them (required, and not an admin who
+    /// must use a passkey).
+    pub exceptions_apply: bool,
+    /// The dates an exception may end on: today to 14 days from today (`YYYY-MM-DD`).
+    pub exception_days: (String, String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExceptionLine {
+    pub until: String,
+    pub reason: String,
+    /// The email of whoever granted it.
+    pub granted_by: String,
+    pub granted: String,
 }
 
 /// What a reset gives the admin to pass on, once.
@@ -66,13 +82,31 @@ pub struct RemindResult {
 pub async fn user_details(id: String) -> Result<UserPage, AppError> {
     use tessera_core::clock::format_utc;
     let state = crate::ssr::app_state()?;
-    crate::ssr::caller_of::<UserDetails>()?;
+    let caller = crate::ssr::caller_of::<UserDetails>()?;
     let detail = state
         .tessera
         .user_detail(crate::ssr::parse_id(&id)?)
         .await?;
+    let now = state.tessera.now();
     Ok(UserPage {
-        user: crate::ssr::console::list_row(&detail.row),
+        user: crate::ssr::console::list_row(&detail.row, &caller.organisation.policy, now),
+        exception: detail.exception.as_ref().map(|e| ExceptionLine {
+            until: format_utc(e.until),
+            reason: e.reason.clone(),
+            granted_by: e.granted_by.clone(),
+            granted: format_utc(e.granted_at),
+        }),
+        exceptions_apply: caller.organisation.policy.required
+            && caller
+                .organisation
+                .policy
+                .exceptions_apply_to(detail.row.role),
+        exception_days: (
+            tessera_core::service::format_date(now),
+            tessera_core::service::format_date(
+                now + tessera_core::policy::MAX_EXCEPTION_DAYS * tessera_core::policy::DAY_SECS,
+            ),
+        ),
         passkeys: detail
             .passkeys
             .iter()
@@ -225,7 +259,7 @@ pub async fn remind_view(
 ) -> Result<RemindResult, AppError> {
     let state = crate::ssr::app_state()?;
     let caller = crate::ssr::caller_of::<RemindView>()?;
-    let (view, _) = crate::ssr::console::view_of(&query.first_page())?;
+    let (view, _) = crate::ssr::console::view_of(&query.first_page(), &caller.organisation.policy)?;
     let outcome = state
         .tessera
         .remind_view(&caller, &view, note.as_deref(), &crate::ssr::client_info())

@@ -12,7 +12,7 @@ use crate::error::AppError;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UsersQuery {
-    /// "on" or "not_set_up".
+    /// "on", "not_set_up", "grace" or "exception".
     pub two_step: Option<String>,
     /// "admin", "helpdesk", "auditor" or "staff".
     pub role: Option<String>,
@@ -91,6 +91,9 @@ pub struct UserListRow {
     pub last_sign_in: Option<String>,
     pub last_reminded: Option<String>,
     pub created: String,
+    /// Where they stand against the policy beyond on / not set up: "Grace until 12
+    /// December 2026", "Exception until …", "Needs a passkey", "Method not allowed".
+    pub policy_note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,14 +119,16 @@ pub struct UserCounts {
 #[server(prefix = "/api/admin", endpoint = "list_users", input = StrictJson)]
 pub async fn list_users(query: UsersQuery) -> Result<UsersPage, AppError> {
     let state = crate::ssr::app_state()?;
-    crate::ssr::caller_of::<ListUsers>()?;
-    let (view, cursor) = crate::ssr::console::view_of(&query)?;
+    let caller = crate::ssr::caller_of::<ListUsers>()?;
+    let policy = &caller.organisation.policy;
+    let (view, cursor) = crate::ssr::console::view_of(&query, policy)?;
     let page = state.tessera.users_page(&view, cursor.as_ref()).await?;
+    let now = state.tessera.now();
     Ok(UsersPage {
         rows: page
             .rows
             .iter()
-            .map(crate::ssr::console::list_row)
+            .map(|row| crate::ssr::console::list_row(row, policy, now))
             .collect(),
         next: page.next.map(|c| c.encode()),
         previous: page.previous.map(|c| c.encode()),

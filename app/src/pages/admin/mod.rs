@@ -4,6 +4,7 @@
 
 pub mod add;
 pub mod import;
+pub mod settings;
 pub mod step_up;
 pub mod user;
 pub mod user_actions;
@@ -23,6 +24,7 @@ pub fn ConsolePage(
     children: Children,
 ) -> impl IntoView {
     let look_only = me.as_ref().is_some_and(|m| m.role == "auditor");
+    let is_admin = me.as_ref().is_some_and(|m| m.role == "admin");
     let no_two_step = me
         .as_ref()
         .is_some_and(|m| !m.two_factor_enabled && m.role != "auditor");
@@ -35,11 +37,15 @@ pub fn ConsolePage(
             <nav aria-label="Console">
                 <ul class="console-nav">
                     <li><a href="/admin/users" aria-current=if title == "Users" { Some("page") } else { None }>"Users"</a></li>
+                    {is_admin.then(|| view! {
+                        <li><a href="/admin/settings" aria-current=if title == "Settings" { Some("page") } else { None }>"Settings"</a></li>
+                    })}
                     <li><a href="/">"Your account"</a></li>
                 </ul>
             </nav>
             {me.map(|m| view! { <span class="console-who">{m.display_name} " · " {role_label(&m.role)}</span> })}
         </header>
+        <super::PolicyBanner/>
         <main id="main" class="page console" tabindex="-1">
             {look_only.then(|| view! {
                 <p class="notice notice-info" role="status">"Your role can look at accounts and export them, not change them."</p>

@@ -70,7 +70,12 @@ fn Profile(page: UserPage) -> impl IntoView {
                 }}</dd>
                 <dt>"Two-step"</dt><dd id="user-two-step"><TwoStepBadge on=u.two_step_on/>
                     {page.owes_setup_code.then(|| view! { " " <span class="hint">"Reset: waiting for the setup code"</span> })}
+                    {u.policy_note.clone().map(|n| view! { " " <span class="badge info" id="user-policy-note">{n}</span> })}
                 </dd>
+                {page.exception.clone().map(|e| view! {
+                    <dt>"Exception"</dt>
+                    <dd id="user-exception">{format!("Until {}: {} (granted by {} on {})", e.until, e.reason, e.granted_by, e.granted)}</dd>
+                })}
                 <dt>"Last sign-in"</dt><dd>{u.last_sign_in.clone().unwrap_or_else(|| "Never".into())}</dd>
                 <dt>"Last reminded"</dt><dd>{u.last_reminded.clone().unwrap_or_else(|| "Never".into())}</dd>
                 <dt>"Created"</dt><dd>{u.created.clone()}</dd>

@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 
 use super::role_label;
 use super::step_up::StepUpForm;
+use crate::api::admin::exceptions::{end_exception, grant_exception};
 use crate::api::admin::people::{edit_user, resend_invitation, send_password_reset};
 use crate::api::admin::step_up::ConsoleUser;
 use crate::api::admin::user::{
@@ -22,6 +23,7 @@ enum Pane {
     Reset,
     Role,
     Edit,
+    Exception,
     /// The step-up prompt, then this action.
     StepUp(Box<Action>),
     ResetDone(ResetResult),
@@ -38,6 +40,9 @@ enum Action {
     ResendInvitation,
     PasswordReset,
     Edit(String, String),
+    /// Through this date (`YYYY-MM-DD`), for this reason.
+    GrantException(String, String),
+    EndException,
 }
 
 /// The actions on this person's account, for the roles that have them.
@@ -56,6 +61,9 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
     let new_role = RwSignal::new(user.role.clone());
     let new_name = RwSignal::new(user.name.clone());
     let new_email = RwSignal::new(user.email.clone());
+    let exception_day = RwSignal::new(page.exception_days.0.clone());
+    let exception_reason = RwSignal::new(String::new());
+    let (first_day, last_day) = page.exception_days.clone();
 
     let perform = Callback::new(move |action: Action| {
         if !stepped_up.get_untracked() {
@@ -121,6 +129,21 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
                         .into(),
                     )
                 }),
+                Action::GrantException(day, why) => grant_exception(id, day, why).await.map(|until| {
+                    Some(format!(
+                        "Exception granted: until {until} they sign in with their password alone. They were told by email."
+                    ))
+                }),
+                Action::EndException => end_exception(id).await.map(|had| {
+                    Some(
+                        if had {
+                            "Exception ended; their sessions ended too."
+                        } else {
+                            "There was no exception to end."
+                        }
+                        .into(),
+                    )
+                }),
             };
             busy.set(false);
             match result {
@@ -155,6 +178,8 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
     let pending = user.status == "pending";
     let active = user.status != "disabled";
     let on = user.two_step_on;
+    let may_grant = page.exceptions_apply && active && !pending && page.exception.is_none();
+    let has_exception = page.exception.is_some();
     view! {
         <section class="card" aria-labelledby="actions-heading">
             <h2 id="actions-heading">"Actions"</h2>
@@ -175,6 +200,14 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
                             {locked.then(|| view! {
                                 <button type="button" class="button" id="action-unlock" disabled=move || busy.get()
                                     on:click=move |_| perform.run(Action::Unlock)>"Unlock"</button>
+                            })}
+                            {may_grant.then(|| view! {
+                                <button type="button" class="button" id="action-exception" disabled=move || busy.get()
+                                    on:click=move |_| pane.set(Pane::Exception)>"Grant a temporary exception"</button>
+                            })}
+                            {has_exception.then(|| view! {
+                                <button type="button" class="button" id="action-end-exception" disabled=move || busy.get()
+                                    on:click=move |_| perform.run(Action::EndException)>"End exception now"</button>
                             })}
                             <button type="button" class="button" id="action-end-sessions" disabled=move || busy.get()
                                 on:click=move |_| perform.run(Action::EndSessions)>"End all sessions"</button>
@@ -212,6 +245,30 @@ pub fn UserActions(page: UserPage, me: ConsoleUser) -> impl IntoView {
                             </div>
                             <div class="actions">
                                 <button type="submit" class="button danger" disabled=move || busy.get()>"Reset"</button>
+                                <button type="button" class="link" on:click=move |_| pane.set(Pane::Buttons)>"Cancel"</button>
+                            </div>
+                        </form>
+                    }.into_any()
+                }
+                Pane::Exception => {
+                    let (first_day, last_day) = (first_day.clone(), last_day.clone());
+                    view! {
+                        <form on:submit=move |ev| {
+                            ev.prevent_default();
+                            perform.run(Action::GrantException(exception_day.get_untracked(), exception_reason.get_untracked()));
+                        } novalidate>
+                            <h3>"Grant a temporary exception"</h3>
+                            <p>"Until the end of the day you pick (UTC), they sign in with their password alone, although two-step authentication is required, and see a banner saying so. It ends by itself; you can end it sooner. Their sign-ins are marked as password-only."</p>
+                            <div class="field">
+                                <label for="exception-until">"Last day (at most 14 days from today)"</label>
+                                <input id="exception-until" type="date" required min=first_day max=last_day bind:value=exception_day/>
+                            </div>
+                            <div class="field">
+                                <label for="exception-reason">"Reason (kept in the audit trail)"</label>
+                                <input id="exception-reason" maxlength="500" required bind:value=exception_reason/>
+                            </div>
+                            <div class="actions">
+                                <button type="submit" class="button primary" disabled=move || busy.get()>"Grant exception"</button>
                                 <button type="button" class="link" on:click=move |_| pane.set(Pane::Buttons)>"Cancel"</button>
                             </div>
                         </form>

@@ -187,6 +187,8 @@ fn Filters(query: UsersQuery) -> impl IntoView {
                     {option("", "Any", &query.two_step)}
                     {option("on", "On", &query.two_step)}
                     {option("not_set_up", "Not set up", &query.two_step)}
+                    {option("grace", "In grace period", &query.two_step)}
+                    {option("exception", "Temporary exception", &query.two_step)}
                 </select>
             </div>
             <div class="field">
@@ -359,7 +361,8 @@ fn UsersTable(
                                 </td>
                                 <td>{role_label(&row.role)}</td>
                                 <td>{account_word(&row)}</td>
-                                <td><TwoStepBadge on=row.two_step_on/></td>
+                                <td><TwoStepBadge on=row.two_step_on/>
+                                    {row.policy_note.clone().map(|n| view! { <br/><span class="badge info policy-note">{n}</span> })}</td>
                                 <td>{methods_text(&row)}</td>
                                 <td>{row.last_sign_in.clone().unwrap_or_else(|| "Never".into())}</td>
                                 <td>{row.last_reminded.clone().unwrap_or_else(|| "—".into())}</td>

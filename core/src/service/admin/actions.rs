@@ -31,7 +31,7 @@ enum Resetter<'a> {
 /// Longest reason kept with a reset.
 const MAX_REASON_CHARS: usize = 500;
 
-fn reason(input: &str) -> CoreResult<String> {
+pub(super) fn reason(input: &str) -> CoreResult<String> {
     let reason = input.trim();
     if reason.is_empty() {
         return Err(CoreError::invalid(

@@ -1,7 +1,8 @@
 //! The admin console's flows: the users list and a user's page ([`users`]), its export
 //! ([`export`]), what admins and helpdesk members do to an account ([`actions`]),
 //! reminders ([`reminders`]), adding people by invitation or from a file and changing
-//! their name or address ([`people`], [`import`]).
+//! their name or address ([`people`], [`import`]), the organisation's settings
+//! ([`settings`]).
 //!
 //! Who may call them at all is the guard's job (by path, `/api/admin/…`); the rules that
 //! depend on whom an action is aimed at are here, in [`may_act_on`]: nobody acts on
@@ -9,10 +10,13 @@
 //! change also needs a fresh step-up ([`Tessera::require_step_up`]).
 
 pub(crate) mod actions;
+mod deadline;
+mod exceptions;
 mod export;
 mod import;
 mod people;
 mod reminders;
+mod settings;
 mod users;
 
 use uuid::Uuid;
@@ -22,10 +26,12 @@ use crate::accounts::{self, Role, User};
 use crate::{CoreError, CoreResult, Tessera};
 
 pub use actions::ResetOutcome;
+pub use exceptions::Exception;
 pub use export::COLUMNS as EXPORT_COLUMNS;
 pub use import::{file_hash, ImportPreview, ImportRow, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS};
 pub use people::{AddressChange, By, Invited, Invitee};
 pub use reminders::RemindOutcome;
+pub use settings::{format_date, format_day, parse_date, Settings};
 pub use users::{SessionView, UserDetail};
 
 /// Whether `actor` may change `target` from the console (the guard has already let only

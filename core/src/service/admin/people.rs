@@ -52,7 +52,7 @@ impl By<'_> {
     }
 
     /// Console changes need admin rights and a fresh step-up.
-    fn check(&self, tessera: &Tessera) -> CoreResult<()> {
+    pub(super) fn check(&self, tessera: &Tessera) -> CoreResult<()> {
         if let By::Console(caller, _) = self {
             admins_only(caller)?;
             tessera.require_step_up(caller)?;
@@ -142,7 +142,7 @@ pub(crate) async fn send_invitation(
         &by.who(),
         &organisation.name,
         &url,
-        organisation.require_two_factor,
+        organisation.policy.required,
     );
     if bulk {
         mail::enqueue_bulk(tx, &mail, now).await?;

@@ -158,7 +158,7 @@ impl Tessera {
                     user,
                     actor,
                     &organisation.name,
-                    organisation.require_two_factor,
+                    organisation.policy.required,
                     &self.public_origin,
                     note.as_deref(),
                 ),

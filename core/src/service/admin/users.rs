@@ -32,6 +32,8 @@ pub struct UserDetail {
     pub events: Vec<AuditRecord>,
     /// A reset's setup code is waiting to be used.
     pub owes_setup_code: bool,
+    /// A temporary exception in force.
+    pub exception: Option<super::Exception>,
 }
 
 impl Tessera {
@@ -112,6 +114,7 @@ impl Tessera {
             events: audit::about(&mut conn, id, 50).await?,
             owes_setup_code: crate::setup_codes::state(&mut conn, id).await?
                 == crate::setup_codes::Reset::CodeOwed,
+            exception: super::exceptions::live(&mut conn, id, now).await?,
         })
     }
 }
