@@ -60,6 +60,26 @@ enum OrganisationCommand {
         #[arg(long)]
         absolute_hours: Option<i64>,
     },
+    /// Show the two-step policy, or change parts of it (what is not given stays). The same
+    /// rules as the console's Settings page: audited with old → new, every admin told.
+    Policy {
+        /// Require two-step authentication.
+        #[arg(long, value_parser = ["on", "off"])]
+        require: Option<String>,
+        /// Until this date (YYYY-MM-DD, UTC) people may put it off; `none`: from the next
+        /// sign-in.
+        #[arg(long)]
+        deadline: Option<String>,
+        /// Days a person added after the requirement gets from their first sign-in (0–30).
+        #[arg(long)]
+        enrolment_days: Option<i64>,
+        /// The methods that count, comma-separated.
+        #[arg(long, value_delimiter = ',', value_parser = ["passkeys", "app"])]
+        methods: Option<Vec<String>>,
+        /// Admins must use a passkey.
+        #[arg(long, value_parser = ["on", "off"])]
+        admins_passkey: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -308,6 +328,64 @@ async fn organisation(settings: &Settings, cmd: OrganisationCommand) -> anyhow::
                 "sessions end after {} minutes idle, and after {} hours at most",
                 idle / 60,
                 absolute / 3600
+            );
+        }
+        OrganisationCommand::Policy {
+            require,
+            deadline,
+            enrolment_days,
+            methods,
+            admins_passkey,
+        } => {
+            use tessera_core::service::{format_date, parse_date, By};
+            let mut s = tessera.settings().await?;
+            if let Some(on) = require {
+                s.required = on == "on";
+                if !s.required {
+                    s.deadline = None;
+                }
+            }
+            if let Some(date) = deadline {
+                s.deadline = match date.as_str() {
+                    "none" | "" => None,
+                    date => Some(parse_date(date)?),
+                };
+            }
+            s.enrolment_days = enrolment_days.unwrap_or(s.enrolment_days);
+            if let Some(methods) = methods {
+                s.allow_passkeys = methods.iter().any(|m| m == "passkeys");
+                s.allow_app = methods.iter().any(|m| m == "app");
+            }
+            if let Some(on) = admins_passkey {
+                s.admins_need_passkey = on == "on";
+            }
+            let before = tessera.preview_settings(&s).await?;
+            let changes = tessera.update_settings(By::Operator, &s).await?;
+            if changes.is_empty() {
+                println!("nothing changed");
+            } else {
+                for line in changes {
+                    println!("changed: {line}");
+                }
+                for line in before {
+                    println!("  {line}");
+                }
+            }
+            let p = tessera.settings().await?;
+            println!(
+                "require two-step authentication: {}\ndeadline: {}\nenrolment period for new people: {} days\nmethods: {}\nadmins must use a passkey: {}\nsessions: {} minutes idle, {} hours at most",
+                if p.required { "on" } else { "off" },
+                p.deadline.map(format_date).unwrap_or_else(|| "none".into()),
+                p.enrolment_days,
+                [(p.allow_passkeys, "passkeys"), (p.allow_app, "app")]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, m)| *m)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if p.admins_need_passkey { "on" } else { "off" },
+                p.idle_minutes,
+                p.absolute_hours
             );
         }
     }

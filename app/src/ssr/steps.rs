@@ -34,5 +34,7 @@ pub async fn finish_second_step(
         .second_step(&caller, proof, &client_info())
         .await?;
     session_cookie::set(&state, &outcome.token, None);
-    Ok(SignInResult { next: "/".into() })
+    Ok(SignInResult {
+        next: super::guard::home_for(outcome.state).into(),
+    })
 }

@@ -51,6 +51,8 @@ impl Proof {
 #[derive(Debug)]
 pub struct SecondStepOutcome {
     pub token: SessionToken,
+    /// Full, or the setup wizard when the methods used no longer satisfy the policy.
+    pub state: SessionState,
     pub backup_codes_left: Option<i64>,
 }
 
@@ -215,6 +217,7 @@ impl Tessera {
         tx.commit().await?;
         Ok(SecondStepOutcome {
             token,
+            state: next_state,
             backup_codes_left: proven.backup_codes_left,
         })
     }

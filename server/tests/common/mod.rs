@@ -225,6 +225,7 @@ pub fn readable(message: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+#[derive(Clone)]
 pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
