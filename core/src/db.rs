@@ -16,6 +16,7 @@ use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::audit::chain::ChainKey;
 use crate::CoreResult;
 
 /// How long a write waits for its turn in the process's queue.
@@ -34,6 +35,8 @@ pub struct Db {
     backend: Backend,
     /// Whose turn it is to write (SQLite).
     writer: Arc<Semaphore>,
+    /// What every write transaction seals audit records with.
+    audit_key: Option<Arc<ChainKey>>,
 }
 
 /// A write transaction: used as a connection, ended by [`Tx::commit`] (dropping it rolls
@@ -41,11 +44,17 @@ pub struct Db {
 pub struct Tx {
     inner: Transaction<'static, Any>,
     _turn: OwnedSemaphorePermit,
+    audit_key: Option<Arc<ChainKey>>,
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.inner.commit().await
+    }
+
+    /// The key audit records written in this transaction are sealed with.
+    pub fn audit_key(&self) -> Option<Arc<ChainKey>> {
+        self.audit_key.clone()
     }
 }
 
@@ -109,6 +118,7 @@ impl Db {
             pool,
             backend,
             writer: Arc::new(Semaphore::new(1)),
+            audit_key: None,
         };
         db.migrate().await?;
         Ok(db)
@@ -121,6 +131,13 @@ impl Db {
                 .await
                 .map_err(|e| crate::CoreError::Internal(format!("migration failed: {e}"))),
         }
+    }
+
+    /// Gives the key audit records are sealed with (derived from the server key); a write
+    /// that records an event without it fails.
+    pub fn with_audit_key(mut self, key: ChainKey) -> Db {
+        self.audit_key = Some(Arc::new(key));
+        self
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -141,7 +158,11 @@ impl Db {
         let inner = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
         };
-        Ok(Tx { inner, _turn: turn })
+        Ok(Tx {
+            inner,
+            _turn: turn,
+            audit_key: self.audit_key.clone(),
+        })
     }
 
     pub async fn close(&self) {

@@ -631,6 +631,18 @@ impl Batches {
     }
 }
 
+/// How many people are in `view` (its filters, not its search), counted now.
+pub async fn count(conn: &mut AnyConnection, view: &View, now: UnixTime) -> CoreResult<i64> {
+    let mut sql = Sql::new();
+    filter(conn, &mut sql, view, now).await?;
+    let query = format!("SELECT COUNT(*) FROM users {}", sql.where_clause(None));
+    Ok(
+        sqlx::query_scalar_with(sqlx::AssertSqlSafe(query), sql.args)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
 /// The counts at the top of the list.
 pub async fn counts(conn: &mut AnyConnection, now: UnixTime) -> CoreResult<Counts> {
     // Kept by triggers as rows change (migration 0007).

@@ -36,6 +36,17 @@ impl ServerKey {
         ServerKey(key)
     }
 
+    /// A key for another purpose derived from this one (HMAC-SHA256 of the purpose's
+    /// name), so no two uses share a key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac as _;
+        let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.0) else {
+            unreachable!("HMAC takes keys of any length")
+        };
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// A key given as base64 (e.g. `TESSERA_SECRET_KEY`).
     pub fn from_base64(text: &str) -> CoreResult<Self> {
         let bytes = b64()

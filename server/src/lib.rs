@@ -60,6 +60,18 @@ pub fn router(state: AppState) -> Router {
             "/admin/users.csv",
             axum::routing::get(app::ssr::export::users_csv),
         )
+        .route(
+            "/admin/audit.csv",
+            axum::routing::get(app::ssr::audit::audit_csv),
+        )
+        .route(
+            "/admin/report.csv",
+            axum::routing::get(app::ssr::report::report_csv),
+        )
+        .route(
+            "/admin/report.json",
+            axum::routing::get(app::ssr::report::report_json),
+        )
         .leptos_routes_with_context(
             &state,
             routes,

@@ -39,9 +39,26 @@ enum Command {
     /// Organisation settings.
     #[command(subcommand)]
     Organisation(OrganisationCommand),
+    /// The audit trail's tamper evidence.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Where and from what this binary was compiled (the build checks it).
     #[command(hide = true)]
     BuildInfo,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the whole chain and check every record's seal. Prints the first record that
+    /// does not match, or "N records, chain intact, head …"; exits with status 1 if
+    /// anything does not match. With --expect (a head from the daily mail or a report),
+    /// also checks that the chain still contains it: records cut off from the end show.
+    Verify {
+        #[arg(long)]
+        expect: Option<String>,
+    },
+    /// Print the chain's newest place and seal (to keep outside the database).
+    Head,
 }
 
 #[derive(Subcommand)]
@@ -150,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { demo } => serve(&cli.settings, demo).await,
         Command::User(cmd) => user(&cli.settings, cmd).await,
         Command::Organisation(cmd) => organisation(&cli.settings, cmd).await,
+        Command::Audit(cmd) => audit(&cli.settings, cmd).await,
         Command::BuildInfo => {
             // `cargo xtask` compares this with the checkout it builds, so a binary left in a
             // shared target folder by another checkout is never run as this one.
@@ -391,6 +409,52 @@ async fn organisation(settings: &Settings, cmd: OrganisationCommand) -> anyhow::
     }
     tessera.db().close().await;
     Ok(())
+}
+
+async fn audit(settings: &Settings, cmd: AuditCommand) -> anyhow::Result<()> {
+    let config = settings.build(false)?;
+    let tessera = Tessera::open(&config.core, Arc::new(SystemClock)).await?;
+    let outcome = match cmd {
+        AuditCommand::Head => {
+            let (seq, head) = tessera.audit_head().await?;
+            println!("record {seq}, head {head}");
+            Ok(())
+        }
+        AuditCommand::Verify { expect } => {
+            let v = tessera.verify_audit(expect.as_deref()).await?;
+            let before = if v.unsealed_before > 0 {
+                format!(" ({} earlier records predate the chain)", v.unsealed_before)
+            } else {
+                String::new()
+            };
+            match v.broken {
+                None => {
+                    println!(
+                        "{} records, chain intact, head {}{before}",
+                        v.records,
+                        if v.head.is_empty() {
+                            "(none yet)"
+                        } else {
+                            &v.head
+                        }
+                    );
+                    Ok(())
+                }
+                Some(b) => {
+                    match b.id {
+                        Some(id) => println!(
+                            "record {id} does not match: {} ({} records before it are intact)",
+                            b.why, v.records
+                        ),
+                        None => println!("{} ({} records checked)", b.why, v.records),
+                    }
+                    Err(anyhow::anyhow!("the audit trail does not verify"))
+                }
+            }
+        }
+    };
+    tessera.db().close().await;
+    outcome
 }
 
 fn read_password() -> anyhow::Result<String> {

@@ -28,7 +28,8 @@ use crate::error::AppError;
 /// `/api/admin/`, something other than an admin's).
 fn endpoints() -> Vec<(&'static str, Access)> {
     use crate::api::admin::{
-        exceptions as ex, people as pe, step_up as su, user as au, users as us,
+        audit as at, exceptions as ex, people as pe, report as rp, step_up as su, user as au,
+        users as us,
     };
     let console = Access::Roles(roles::CONSOLE);
     let helpdesk = Access::Roles(roles::HELPDESK);
@@ -82,6 +83,8 @@ fn endpoints() -> Vec<(&'static str, Access)> {
         (<us::ListUsers as ServerFn>::PATH, console),
         (<us::CountUsers as ServerFn>::PATH, console),
         (<au::UserDetails as ServerFn>::PATH, console),
+        (<at::AuditEvents as ServerFn>::PATH, console),
+        (<rp::ComplianceReport as ServerFn>::PATH, console),
         (<su::BeginStepUpPasskey as ServerFn>::PATH, helpdesk),
         (<su::StepUpWithCode as ServerFn>::PATH, helpdesk),
         (<su::StepUpWithPasskey as ServerFn>::PATH, helpdesk),
@@ -131,7 +134,10 @@ pub fn access_for_page(path: &str) -> Access {
             Access::Public
         }
         // The console's pages open to every console role: the list, its CSV, a user's page.
-        "/admin" | "/admin/users" | "/admin/users.csv" => Access::Roles(roles::CONSOLE),
+        "/admin" | "/admin/users" | "/admin/users.csv" | "/admin/audit" | "/admin/audit.csv"
+        | "/admin/report" | "/admin/report.csv" | "/admin/report.json" => {
+            Access::Roles(roles::CONSOLE)
+        }
         // Adding people is for admins, though the path looks like a user's page.
         "/admin/users/new" | "/admin/users/import" => Access::Roles(roles::ADMIN),
         _ if path

@@ -3,10 +3,12 @@
 //! what a person is told ([`errors`]), and helpers several server-function modules share
 //! ([`steps`]).
 
+pub mod audit;
 pub mod console;
 mod errors;
 pub mod export;
 pub mod guard;
+pub mod report;
 pub mod session_cookie;
 pub mod steps;
 

@@ -51,7 +51,10 @@ pub use admin::{
     file_hash, AddressChange, By, ImportPreview, ImportRow, Invited, Invitee, RemindOutcome,
     ResetOutcome, SessionView, UserDetail, EXPORT_COLUMNS, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS,
 };
-pub use admin::{format_date, format_day, parse_date, Exception, Settings};
+pub use admin::{
+    format_date, format_day, parse_date, AuditPage, CoveragePoint, Exception, Report, ReportEvent,
+    Settings, AUDIT_COLUMNS,
+};
 pub use authenticator::TotpEnrolment;
 pub use demo::DemoAccount;
 pub use grace::WizardOffer;
@@ -113,7 +116,9 @@ pub const PASSWORD_CHECKS_WAITING_PER_ACCOUNT: usize = 8;
 
 impl Tessera {
     pub async fn open(config: &TesseraConfig, clock: Arc<dyn Clock>) -> CoreResult<Tessera> {
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect(&config.database_url)
+            .await?
+            .with_audit_key(audit_key(&config.server_key));
         let cost = config.hash_cost;
         let max = config.max_concurrent_hashes;
         let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(cost, max))
@@ -154,6 +159,11 @@ impl Tessera {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The key the audit trail's chain is sealed with: derived from the server key.
+pub fn audit_key(server_key: &ServerKey) -> crate::audit::chain::ChainKey {
+    crate::audit::chain::ChainKey::new(server_key.derive("tessera audit chain"))
 }
 
 /// An audit event the caller did to their own account.

@@ -3,7 +3,9 @@
 //! lazy islands, so no staff page ever downloads their code.
 
 pub mod add;
+pub mod audit;
 pub mod import;
+pub mod report;
 pub mod settings;
 pub mod step_up;
 pub mod user;
@@ -37,6 +39,8 @@ pub fn ConsolePage(
             <nav aria-label="Console">
                 <ul class="console-nav">
                     <li><a href="/admin/users" aria-current=if title == "Users" { Some("page") } else { None }>"Users"</a></li>
+                    <li><a href="/admin/audit" aria-current=if title == "Audit trail" { Some("page") } else { None }>"Audit trail"</a></li>
+                    <li><a href="/admin/report" aria-current=if title == "Report" { Some("page") } else { None }>"Report"</a></li>
                     {is_admin.then(|| view! {
                         <li><a href="/admin/settings" aria-current=if title == "Settings" { Some("page") } else { None }>"Settings"</a></li>
                     })}

@@ -84,6 +84,12 @@ impl Tessera {
     pub async fn housekeeping(&self) -> CoreResult<(u64, u64)> {
         let ended = self.end_expired_exceptions().await?;
         let reminded = self.send_deadline_reminders().await?;
+        // Once a day each: the coverage counts for the report's chart, the audit chain's
+        // head to the admins.
+        if self.organisation().await?.is_some() {
+            self.snapshot_coverage().await?;
+            self.mail_audit_head().await?;
+        }
         Ok((ended, reminded))
     }
 

@@ -10,12 +10,14 @@
 //! change also needs a fresh step-up ([`Tessera::require_step_up`]).
 
 pub(crate) mod actions;
+mod audit_trail;
 mod deadline;
 mod exceptions;
 mod export;
 mod import;
 mod people;
 mod reminders;
+mod report;
 mod settings;
 mod users;
 
@@ -26,11 +28,13 @@ use crate::accounts::{self, Role, User};
 use crate::{CoreError, CoreResult, Tessera};
 
 pub use actions::ResetOutcome;
+pub use audit_trail::{AuditPage, AUDIT_COLUMNS};
 pub use exceptions::Exception;
 pub use export::COLUMNS as EXPORT_COLUMNS;
 pub use import::{file_hash, ImportPreview, ImportRow, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS};
 pub use people::{AddressChange, By, Invited, Invitee};
 pub use reminders::RemindOutcome;
+pub use report::{CoveragePoint, EventLine as ReportEvent, Report};
 pub use settings::{format_date, format_day, parse_date, Settings};
 pub use users::{SessionView, UserDetail};
 
