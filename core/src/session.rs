@@ -218,14 +218,9 @@ pub struct Session {
     /// The second factor this sign-in was proved with (`app`, `passkey`, `backup_code`);
     /// `None`: the password alone (no method, an exception, a grace period).
     pub second_factor: Option<String>,
-}
-
-impl Session {
-    /// Whether this sign-in was proved by the password alone: what apps that demand two
-    /// steps refuse.
-    pub fn password_only(&self) -> bool {
-        self.second_factor.is_none()
-    }
+    /// Why the password alone let this session in while two-step authentication was
+    /// required (`grace`, `exception`); it goes to the wizard when that ends.
+    pub admitted_by: Option<String>,
 }
 
 /// Limits that apply to a session, from the organisation's settings.
@@ -300,7 +295,7 @@ pub async fn create(
 pub async fn load(conn: &mut AnyConnection, token: &SessionToken) -> CoreResult<Option<Session>> {
     let row = sqlx::query(
         "SELECT id_hash, user_id, state, persistent, created_at, last_seen_at, stepped_up_at, \
-         second_factor FROM sessions WHERE id_hash = $1",
+         second_factor, admitted_by FROM sessions WHERE id_hash = $1",
     )
     .bind(token.hash())
     .fetch_optional(conn)
@@ -316,6 +311,7 @@ pub async fn load(conn: &mut AnyConnection, token: &SessionToken) -> CoreResult<
             last_seen_at: r.try_get("last_seen_at")?,
             stepped_up_at: r.try_get("stepped_up_at")?,
             second_factor: r.try_get("second_factor")?,
+            admitted_by: r.try_get("admitted_by")?,
         })
     })
     .transpose()
@@ -381,6 +377,20 @@ pub async fn set_second_factor(
 ) -> CoreResult<()> {
     sqlx::query("UPDATE sessions SET second_factor = $1 WHERE id_hash = $2")
         .bind(factor)
+        .bind(token.hash())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records why the password alone let this session in (`grace`, `exception`).
+pub async fn set_admitted_by(
+    conn: &mut AnyConnection,
+    token: &SessionToken,
+    why: &str,
+) -> CoreResult<()> {
+    sqlx::query("UPDATE sessions SET admitted_by = $1 WHERE id_hash = $2")
+        .bind(why)
         .bind(token.hash())
         .execute(conn)
         .await?;
@@ -586,6 +596,7 @@ mod tests {
             last_seen_at,
             stepped_up_at: None,
             second_factor: None,
+            admitted_by: None,
         }
     }
 

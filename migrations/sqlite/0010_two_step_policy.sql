@@ -26,6 +26,9 @@ UPDATE users SET first_sign_in_at = last_sign_in_at WHERE last_sign_in_at > 0;
 ALTER TABLE sessions ADD COLUMN second_factor TEXT;
 UPDATE sessions SET second_factor = 'unknown' WHERE state = 'full'
     AND user_id IN (SELECT id FROM users WHERE two_factor_enabled = 1);
+-- Why a password-only session was let in while the requirement was on ('grace',
+-- 'exception'): such a session goes to the wizard when that ends. NULL: not let in that way.
+ALTER TABLE sessions ADD COLUMN admitted_by TEXT;
 
 -- A temporary exception: until `until`, the person signs in with the password alone even
 -- though two-step authentication is required. One at a time per person; ending it (early,

@@ -208,6 +208,7 @@ mod tests {
                     last_seen_at: 0,
                     stepped_up_at: None,
                     second_factor: None,
+                    admitted_by: None,
                 },
                 user: User {
                     id: user_id,

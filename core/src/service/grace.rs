@@ -89,6 +89,7 @@ impl Tessera {
             ));
         }
         let token = session::rotate(&mut tx, &caller.session, SessionState::Full, now).await?;
+        session::set_admitted_by(&mut tx, &token, "grace").await?;
         accounts::record_sign_in(&mut tx, caller.user.id, now).await?;
         audit::record(
             &mut tx,

@@ -66,6 +66,9 @@ pub(super) async fn start_session(
         now,
     )
     .await?;
+    if let (SessionState::Full, Standing::Exception { .. }) = (state, standing) {
+        session::set_admitted_by(tx, &token, "exception").await?;
+    }
     Ok(Started {
         state,
         token,
@@ -268,17 +271,13 @@ impl Tessera {
         } else {
             Standing::NotRequired
         };
-        // A session let in by the password alone while the requirement was on (a grace
-        // period, an exception) whose time is up: from this request on, only the setup
-        // wizard. Sessions from before the requirement took effect keep going until the
-        // next sign-in, which is when a requirement without a deadline applies.
+        // A session let in by the password alone under a grace period or an exception
+        // whose time is up: from this request on, only the setup wizard. Other sessions
+        // keep going until the next sign-in, which is when a new requirement (or a
+        // tightened rule) applies.
         let demote = session.state == SessionState::Full
-            && session.password_only()
-            && matches!(standing, Standing::MustSetUp(_))
-            && organisation
-                .policy
-                .required_since
-                .is_some_and(|since| session.created_at >= since);
+            && session.admitted_by.is_some()
+            && matches!(standing, Standing::MustSetUp(_));
         if demote || session.needs_touch(now) {
             let mut tx = self.db.write().await?;
             if demote && session::demote_to_setup(&mut tx, &session.id_hash).await? {
