@@ -8,6 +8,8 @@ pub mod config;
 pub mod housekeeping;
 pub mod outbox;
 pub mod security;
+#[cfg(feature = "test-clock")]
+pub mod test_clock;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,7 +57,7 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos.clone();
     let routes = generate_route_list(App);
     let context_state = state.clone();
-    Router::new()
+    let router = Router::new()
         .route(
             "/admin/users.csv",
             axum::routing::get(app::ssr::export::users_csv),
@@ -96,8 +98,14 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.web.clone(),
             security::headers,
-        ))
-        .with_state(state)
+        ));
+    // The browser tests' clock (a debug build with the `test-clock` feature only).
+    #[cfg(feature = "test-clock")]
+    let router = router.route(
+        "/__test__/clock",
+        axum::routing::post(test_clock::set_offset),
+    );
+    router.with_state(state)
 }
 
 /// Opens the database, prepares first-run setup or demo data, binds, and serves until

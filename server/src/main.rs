@@ -187,7 +187,14 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
     let config = settings.build(demo)?;
     let mail = config.mail.transport.describe();
-    let running = tessera_server::start(config, Arc::new(SystemClock)).await?;
+    #[cfg(feature = "test-clock")]
+    let clock: Arc<dyn tessera_core::Clock> = {
+        tracing::warn!("built for the browser tests: the clock can be moved over HTTP");
+        tessera_server::test_clock::clock()
+    };
+    #[cfg(not(feature = "test-clock"))]
+    let clock: Arc<dyn tessera_core::Clock> = Arc::new(SystemClock);
+    let running = tessera_server::start(config, clock).await?;
     tracing::info!(addr = %running.addr, mail = %mail, "Tessera is listening");
     println!(
         "  Tessera is running on http://{} (Ctrl-C stops it)",

@@ -148,10 +148,10 @@ fn test() -> Result<()> {
     e2e()
 }
 
-/// Builds the site once (debug), serves it on a fresh database with demo data, and runs
-/// the Playwright suite in Debian's Chromium against it.
+/// Builds the site once (debug, with the server's test clock), serves it on a fresh
+/// database with demo data, and runs the Playwright suite in Debian's Chromium against it.
 fn e2e() -> Result<()> {
-    let site = site::build(false)?;
+    let site = site::build_with(false, true)?;
     playwright(&site, &[], &[])
 }
 

@@ -69,6 +69,12 @@ pub fn target_dir() -> PathBuf {
 
 /// Builds the site and the server binary, installing the tools the build needs first.
 pub fn build(release: bool) -> Result<Site> {
+    build_with(release, false)
+}
+
+/// [`build`], with the server's test hooks (the movable clock) when `test_hooks`: the
+/// browser tests' build, debug only.
+pub fn build_with(release: bool, test_hooks: bool) -> Result<Site> {
     crate::tools::ensure_wasm_target()?;
     if release {
         crate::tools::ensure_wasm_opt()?;
@@ -155,6 +161,9 @@ pub fn build(release: bool) -> Result<Site> {
     cargo.args(["build", "-p", "server", "--bin", "tessera"]);
     if release {
         cargo.arg("--release");
+    }
+    if test_hooks {
+        cargo.args(["--features", "server/test-clock"]);
     }
     sh(&mut cargo)?;
     crate::checkout::verify_binary(&site.server_binary(), &std::env::current_dir()?)?;
