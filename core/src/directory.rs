@@ -374,9 +374,7 @@ async fn filter(
         }
         Some(TwoStep::Exception) => {
             let p = sql.arg(now)?;
-            sql.when(format!(
-                "EXISTS (SELECT 1 FROM two_step_exceptions e WHERE e.user_id = users.id AND e.until > {p})"
-            ));
+            sql.when(crate::policy::excused_sql(&view.policy, &p));
         }
         Some(TwoStep::Grace) if view.policy.required => {
             // The SQL of `Policy::standing`'s grace: unsatisfied, no live exception, and
@@ -387,11 +385,11 @@ async fn filter(
             let p_since = sql.arg(policy.required_since.unwrap_or(i64::MAX))?;
             let p_days = sql.arg(policy.enrolment_days * crate::policy::DAY_SECS)?;
             sql.when(format!(
-                "{unsatisfied} \
-                 AND NOT EXISTS (SELECT 1 FROM two_step_exceptions e WHERE e.user_id = users.id AND e.until > {p_now}) \
+                "{unsatisfied} AND NOT {excused} \
                  AND ({p_deadline} > {p_now} OR ({p_days} > 0 AND created_at > {p_since} \
                       AND COALESCE(first_sign_in_at, {p_now}) + {p_days} > {p_now}))",
-                unsatisfied = crate::policy::unsatisfied_sql(policy)
+                unsatisfied = crate::policy::unsatisfied_sql(policy),
+                excused = crate::policy::excused_sql(policy, &p_now),
             ));
         }
         Some(TwoStep::Grace) => sql.when("0 = 1".into()),

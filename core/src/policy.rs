@@ -11,8 +11,9 @@
 //! - Someone not satisfied is in **grace** until the later of the organisation's deadline
 //!   and their own enrolment period (accounts created after the requirement took effect,
 //!   counted from their first sign-in); after that they **must set up** (the wizard only).
-//! - A temporary **exception** lets someone in with the password alone until it ends —
-//!   never an admin while admins must use a passkey.
+//! - A temporary **exception** lets someone in with the password alone until it ends,
+//!   whatever methods they have on record (the phone with the app may be the one that
+//!   died) — never an admin while admins must use a passkey.
 //!
 //! A settings change never locks anyone out: whoever it leaves unsatisfied is treated as
 //! "not set up", with the same deadline as everyone else, and the wizard is always open.
@@ -215,14 +216,15 @@ impl Policy {
         if !self.required {
             return Standing::NotRequired;
         }
-        let Some(shortfall) = self.shortfall(person.role, person.methods) else {
-            return Standing::Satisfied;
-        };
+        // An exception comes first: a nurse whose phone died still has her app on record.
         if let Some(until) = person.exception_until.filter(|u| *u > now) {
             if self.exceptions_apply_to(person.role) {
                 return Standing::Exception { until };
             }
         }
+        let Some(shortfall) = self.shortfall(person.role, person.methods) else {
+            return Standing::Satisfied;
+        };
         match self.grace_until(person, now).filter(|u| *u > now) {
             Some(until) => Standing::Grace { until, shortfall },
             None => Standing::MustSetUp(shortfall),
@@ -263,6 +265,16 @@ pub fn unsatisfied_sql(policy: &Policy) -> String {
         admins = flag(policy.admins_need_passkey),
         allow_passkeys = flag(policy.allow_passkeys),
         allow_app = flag(policy.allow_app),
+    )
+}
+
+/// The same rule as an exception in [`Policy::standing`], in SQL over a row of `users`:
+/// a live exception that applies to the person's role. `now` is a placeholder.
+pub fn excused_sql(policy: &Policy, now: &str) -> String {
+    let admins = if policy.admins_need_passkey { "1" } else { "0" };
+    format!(
+        "(EXISTS (SELECT 1 FROM two_step_exceptions e WHERE e.user_id = users.id AND e.until > {now}) \
+         AND NOT (users.role = 'admin' AND {admins} = 1))"
     )
 }
 
@@ -468,6 +480,24 @@ mod tests {
         assert_eq!(
             policy.standing(&excused, NOW + DAY_SECS),
             Standing::MustSetUp(Shortfall::NoMethod)
+        );
+        // Whatever methods are on record: the phone with the app may be the one that died.
+        let with_app = Person {
+            methods: Methods {
+                passkeys: 0,
+                app: true,
+            },
+            ..excused
+        };
+        assert_eq!(
+            policy.standing(&with_app, NOW),
+            Standing::Exception {
+                until: NOW + DAY_SECS
+            }
+        );
+        assert_eq!(
+            policy.standing(&with_app, NOW + DAY_SECS),
+            Standing::Satisfied
         );
         let strict = Policy {
             admins_need_passkey: true,

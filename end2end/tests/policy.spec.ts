@@ -105,7 +105,7 @@ test('a deadline, a countdown, the wizard after it, an exception, the audit trai
   await page.getByLabel('Deadline (optional)').fill(deadline);
   await page.getByRole('button', { name: 'Review changes' }).click();
   const review = page.locator('#settings-review');
-  await expect(review).toContainText('have not set up two-step authentication; they will see the countdown until');
+  await expect(review).toContainText('have not set up two-step authentication; they may put it off until');
   expect(await accessibilityViolations(page)).toEqual([]);
   await shot(page, 'settings-review', testInfo);
   await page.getByRole('button', { name: 'Save', exact: true }).click();
@@ -123,7 +123,7 @@ test('a deadline, a countdown, the wizard after it, an exception, the audit trai
   await nurse.getByRole('button', { name: 'Not now, remind me later' }).click();
   await expect(nurse).toHaveURL('/');
   const banner = nurse.locator('#policy-banner');
-  await expect(banner).toContainText('Set up two-step authentication by');
+  await expect(banner).toContainText('Set up two-step authentication before');
   await expect(banner).toContainText('14 days left');
   expect(await accessibilityViolations(nurse)).toEqual([]);
   await shot(nurse, 'grace-banner', testInfo);

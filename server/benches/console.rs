@@ -180,7 +180,7 @@ fn seed_statements(count: usize, now: i64) -> Vec<String> {
             "{n}, k(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM k WHERE k < 9) \
              INSERT INTO audit_log (at, kind, actor_id, subject_id, subject, client_addr, detail) \
              SELECT {now} - ({count} - i) * 60 + k * 3600, \
-               CASE k % 4 WHEN 0 THEN 'signed_in' WHEN 1 THEN 'second_step_passed' \
+               CASE k % 4 WHEN 0 THEN 'sign_in_succeeded' WHEN 1 THEN 'second_factor_succeeded' \
                           WHEN 2 THEN 'signed_out' ELSE 'sign_in_failed' END, \
                {uid}, {uid}, printf('person%06d@riverside.example', i), '10.0.0.' || (i % 250), '' \
              FROM n, k",
@@ -203,7 +203,7 @@ async fn main() {
     println!();
     println!(
         "{:>8}  {:<28} {:>9} {:>9}",
-        "people", "users list", "p50", "p95"
+        "people", "console request", "p50", "p95"
     );
     for (size, label, times) in &rows {
         println!(
@@ -360,6 +360,31 @@ async fn one_size(size: usize) -> (Vec<(usize, String, Vec<Duration>)>, Export) 
     measured.push((size, format!("page {depth}"), times));
     let times = http.time("admin/count_users", json!({})).await;
     measured.push((size, "counts".to_string(), times));
+
+    // The audit trail's page (ten records per person) and the compliance report.
+    let someone = format!("person{:06}@riverside.example", size / 2);
+    let week_ago = tessera_core::service::format_date(now - 7 * 24 * 60 * 60);
+    for (label, query) in [
+        ("audit: newest 50", json!({})),
+        ("audit: one person", json!({ "user": someone })),
+        (
+            "audit: \"Sign-in failed\"",
+            json!({"kind": "sign_in_failed"}),
+        ),
+        (
+            "audit: one day, a week ago",
+            json!({"from": week_ago, "to": week_ago}),
+        ),
+    ] {
+        let times = http
+            .time("admin/audit_events", json!({ "query": query }))
+            .await;
+        measured.push((size, label.to_string(), times));
+    }
+    let times = http
+        .time("admin/compliance_report", json!({"query": {}}))
+        .await;
+    measured.push((size, "compliance report".to_string(), times));
 
     // The CSV export of everyone, read as it arrives; memory sampled while it runs.
     let before = rss_kib();

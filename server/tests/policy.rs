@@ -93,13 +93,16 @@ async fn a_deadline_gives_a_countdown_then_only_the_wizard_and_moves_for_everyon
     assert_eq!(next, "/setup-2fa");
     let wizard = c.call("setup_wizard_status", json!({})).await;
     assert_eq!(wizard.body["days_left"], 14, "{wizard:?}");
-    assert!(wizard.body["skippable_until"].as_str().is_some());
+    assert_eq!(wizard.body["skip"], "grace", "{wizard:?}");
     assert_eq!(c.me().await.status, 403, "not past the wizard yet");
     let skipped = c.call("skip_setup", json!({})).await;
     assert_eq!(skipped.status, 200, "{skipped:?}");
     assert_eq!(c.me().await.status, 200);
     let home = page_text(&c, "/").await;
-    assert!(home.contains("Set up two-step authentication by"), "{home}");
+    assert!(
+        home.contains("Set up two-step authentication before"),
+        "{home}"
+    );
     assert!(home.contains("14 days left"), "{home}");
     assert_eq!(
         second_factor_of_newest_session(&app, &sam.email).await,
@@ -133,7 +136,7 @@ async fn a_deadline_gives_a_countdown_then_only_the_wizard_and_moves_for_everyon
     let (c, next) = sign_in(&app, &sam.email).await;
     assert_eq!(next, "/setup-2fa");
     let wizard = c.call("setup_wizard_status", json!({})).await;
-    assert!(wizard.body["skippable_until"].is_null(), "{wizard:?}");
+    assert!(wizard.body["skip"].is_null(), "{wizard:?}");
     let refused = c.call("skip_setup", json!({})).await;
     assert_eq!(refused.status, 422, "{refused:?}");
     assert_eq!(c.me().await.status, 403);
@@ -416,7 +419,7 @@ async fn the_deadline_reminders_go_once_each_with_two_workers_racing() {
         let pool = pool.clone();
         async move {
             sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM outbox WHERE subject LIKE 'Set up two-step authentication by%'",
+                "SELECT COUNT(*) FROM outbox WHERE subject LIKE 'Set up two-step authentication before%'",
             )
             .fetch_one(&pool)
             .await
@@ -446,7 +449,7 @@ async fn the_deadline_reminders_go_once_each_with_two_workers_racing() {
     set(&app, |s| s.deadline = Some(day(&app, 10))).await;
     race().await;
     assert_eq!(reminders("start").await, 2 * people);
-    app.wait_for_mail(&["Rae Three", "Set up two-step authentication by"])
+    app.wait_for_mail(&["Rae Three", "Set up two-step authentication before"])
         .await;
     app.stop().await;
 }
@@ -491,7 +494,7 @@ async fn every_settings_change_needs_a_step_up_is_audited_old_to_new_and_told_to
         first.starts_with(&format!("{not_set_up} people have not set up")),
         "{first}"
     );
-    assert!(first.contains("countdown until"), "{first}");
+    assert!(first.contains("may put it off until"), "{first}");
     assert!(!app.running().tessera.settings().await.unwrap().required);
 
     let save = |c: &Client, s: &Settings| {
@@ -554,5 +557,93 @@ async fn every_settings_change_needs_a_step_up_is_audited_old_to_new_and_told_to
         .as_str()
         .unwrap()
         .starts_with("Everyone keeps the two-step methods"));
+    app.stop().await;
+}
+
+/// The nurse whose phone died still has her app on record: the exception lets her in with
+/// the password alone all the same, and when it ends so does that session — the next
+/// sign-in asks for the second step again.
+#[tokio::test]
+async fn an_exception_covers_someone_whose_app_is_on_the_phone_that_died() {
+    let app = TestApp::demo().await;
+    let helpdesk = app.stepped_up("Hal Helpdesk", Role::Helpdesk).await;
+    let sue = app.person("Sue Staff", Role::Staff, true).await;
+    set(&app, |s| s.required = true).await;
+    let granted = helpdesk
+        .client
+        .call(
+            "admin/grant_exception",
+            json!({"id": sue.id, "last_day": format_date(day(&app, 0)), "reason": "phone died"}),
+        )
+        .await;
+    assert_eq!(granted.status, 200, "{granted:?}");
+    let (c, next) = sign_in(&app, &sue.email).await;
+    assert_eq!(next, "/", "no second step under the exception");
+    assert_eq!(c.me().await.status, 200);
+    assert_eq!(
+        second_factor_of_newest_session(&app, &sue.email).await,
+        None
+    );
+    // At midnight it ends: that session ends, and signing in asks for the app again.
+    app.advance(day(&app, 1) - app.clock_now());
+    assert_eq!(c.me().await.status, 401);
+    let (_, next) = sign_in(&app, &sue.email).await;
+    assert_eq!(next, "/signin/verify");
+    app.stop().await;
+}
+
+/// Removing a method may not leave only methods that do not count.
+#[tokio::test]
+async fn a_removal_that_would_leave_only_methods_that_do_not_count_is_refused() {
+    use common::factors::soft_register;
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+    let app = TestApp::demo().await;
+    let sue = app.person("Sue Staff", Role::Staff, true).await;
+    let begin = sue
+        .client
+        .call(
+            "begin_passkey_registration",
+            json!({"name": "Laptop", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(begin.status, 200, "{begin:?}");
+    let mut key = SoftPasskey::new(true);
+    let credential = soft_register(
+        &mut key,
+        url::Url::parse(&app.origin()).unwrap(),
+        serde_json::from_value(begin.body["options"].clone()).unwrap(),
+        false,
+    );
+    let finished = sue
+        .client
+        .call(
+            "finish_passkey_registration",
+            json!({"ceremony": begin.body["ceremony"], "credential": credential}),
+        )
+        .await;
+    assert_eq!(finished.status, 200, "{finished:?}");
+    set(&app, |s| {
+        s.required = true;
+        s.allow_app = false;
+    })
+    .await;
+    let passkeys = sue.client.call("list_passkeys", json!({})).await;
+    let id = passkeys.body[0]["id"].as_str().unwrap().to_string();
+    let refused = sue
+        .client
+        .call("remove_passkey", json!({"id": id, "password": PASSWORD}))
+        .await;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert!(refused.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("only method your organisation accepts"));
+    assert_eq!(app.count("passkeys").await, 1);
+    // The app, which no longer counts, may go.
+    let removed = sue
+        .client
+        .call("remove_authenticator", json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(removed.status, 200, "{removed:?}");
     app.stop().await;
 }

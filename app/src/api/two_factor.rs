@@ -133,9 +133,11 @@ pub struct WizardStatus {
     /// The methods that would satisfy the organisation's policy.
     pub passkeys: bool,
     pub app: bool,
-    /// During a grace period: the date it must be done by ("12 December 2026") and the
-    /// days left.
-    pub skippable_until: Option<String>,
+    /// Why it may be put off now: "grace", "exception" or "not_required"; `None`: it may not.
+    pub skip: Option<String>,
+    /// For a grace period, the date from which it may not ("12 December 2026"); for an
+    /// exception, its last day. And the days left.
+    pub skip_until: Option<String>,
     pub days_left: Option<i64>,
 }
 
@@ -145,6 +147,7 @@ pub async fn setup_wizard_status() -> Result<WizardStatus, AppError> {
     let state = crate::ssr::app_state()?;
     let caller = crate::ssr::caller_of::<SetupWizardStatus>()?;
     let owes = caller.session.state == SessionState::NeedsSetupCode;
+    use tessera_core::service::{format_day, Skip};
     let offer = state.tessera.wizard_offer(&caller).await?;
     let now = state.tessera.now();
     Ok(WizardStatus {
@@ -153,12 +156,29 @@ pub async fn setup_wizard_status() -> Result<WizardStatus, AppError> {
         explanation: offer.explanation,
         passkeys: offer.passkeys,
         app: offer.app,
-        skippable_until: offer.skippable_until.map(tessera_core::service::format_day),
-        days_left: offer.skippable_until.map(|t| crate::ssr::days_left(t, now)),
+        skip: offer.skip.map(|skip| {
+            match skip {
+                Skip::Grace { .. } => "grace",
+                Skip::Exception { .. } => "exception",
+                Skip::NotRequired => "not_required",
+            }
+            .to_string()
+        }),
+        skip_until: match offer.skip {
+            Some(Skip::Grace { until }) => Some(format_day(until)),
+            Some(Skip::Exception { until }) => Some(format_day(until - 1)),
+            _ => None,
+        },
+        days_left: match offer.skip {
+            Some(Skip::Grace { until } | Skip::Exception { until }) => {
+                Some(crate::ssr::days_left(until, now))
+            }
+            _ => None,
+        },
     })
 }
 
-/// Puts off setting up two-step authentication while the organisation's grace period
+/// Puts off setting up two-step authentication while a grace period or an exception
 /// lasts: the session becomes full (password only) and the browser goes home.
 #[server(prefix = "/api", endpoint = "skip_setup", input = StrictJson)]
 pub async fn skip_setup() -> Result<SignInResult, AppError> {

@@ -56,7 +56,7 @@ pub fn PolicyBanner() -> impl IntoView {
             Standing::Grace { until, shortfall } => Some(view! {
                 <aside class="policy-banner" id="policy-banner" aria-label="Two-step authentication">
                     <p>
-                        <strong>{format!("Set up two-step authentication by {} ({}).", tessera_core::service::format_day(until), days(until))}</strong>
+                        <strong>{format!("Set up two-step authentication before {} ({}).", tessera_core::service::format_day(until), days(until))}</strong>
                         " " {shortfall.explain()}
                     </p>
                     <a class="button primary" href="/security">"Set up now"</a>
@@ -65,7 +65,7 @@ pub fn PolicyBanner() -> impl IntoView {
             Standing::Exception { until } => Some(view! {
                 <aside class="policy-banner" id="policy-banner" aria-label="Two-step authentication">
                     <p>
-                        <strong>{format!("You are signing in with your password alone until {} ({}).", tessera_core::clock::format_utc(until), days(until))}</strong>
+                        <strong>{format!("You are signing in with your password alone through {} ({}).", tessera_core::service::format_day(until - 1), days(until))}</strong>
                         " An administrator granted you a temporary exception. Set up two-step authentication again before it ends."
                     </p>
                     <a class="button primary" href="/security">"Set up now"</a>

@@ -36,7 +36,7 @@ pub fn SetupTwoFactorPage() -> impl IntoView {
                     Ok(s) if s.owes_setup_code => view! { <SetupCodeForm/> }.into_any(),
                     Ok(s) => view! {
                         <SetupWizard explanation=s.explanation passkeys=s.passkeys app=s.app
-                            skippable_until=s.skippable_until days_left=s.days_left/>
+                            skip=s.skip skip_until=s.skip_until days_left=s.days_left/>
                     }.into_any(),
                     Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
                 })}
@@ -83,7 +83,8 @@ fn SetupWizard(
     explanation: String,
     passkeys: bool,
     app: bool,
-    skippable_until: Option<String>,
+    skip: Option<String>,
+    skip_until: Option<String>,
     days_left: Option<i64>,
 ) -> impl IntoView {
     let added = RwSignal::new(None::<MethodAdded>);
@@ -94,27 +95,44 @@ fn SetupWizard(
         _ => Choice::Undecided,
     });
     let both = passkeys && app;
-    let skip = ServerAction::<SkipSetup>::new();
-    let skip_error = action_error(skip);
+    let skip_action = ServerAction::<SkipSetup>::new();
+    let skip_error = action_error(skip_action);
     Effect::new(move || {
-        if let Some(Ok(result)) = skip.value().get() {
+        if let Some(Ok(result)) = skip_action.value().get() {
             go_to(&result.next);
         }
     });
-    let countdown = skippable_until.map(|day| {
-        let left = match days_left {
-            Some(1) => "1 day left".to_string(),
-            Some(n) => format!("{n} days left"),
-            None => String::new(),
-        };
+    let left = match days_left {
+        Some(1) => "1 day left".to_string(),
+        Some(n) => format!("{n} days left"),
+        None => String::new(),
+    };
+    let day = skip_until.unwrap_or_default();
+    let offer = match skip.as_deref() {
+        Some("grace") => Some((
+            format!("Set it up before {day} ({left}). Until then you may put it off."),
+            "Not now, remind me later",
+        )),
+        Some("exception") => Some((
+            format!("An administrator let you sign in without it through {day} ({left})."),
+            "Continue without it for now",
+        )),
+        Some(_) => Some((
+            "Your organisation no longer requires it; you may set it up later from your profile."
+                .to_string(),
+            "Continue without it",
+        )),
+        None => None,
+    };
+    let countdown = offer.map(|(text, button)| {
         view! {
             <div class="grace" id="grace-offer">
-                <p>"Set it up by " <strong>{day}</strong> " (" {left} "). Until then you may put it off."</p>
+                <p>{text}</p>
                 <ErrorNotice error=skip_error/>
                 <button type="button" class="button" id="skip-setup"
-                    disabled=move || skip.pending().get()
-                    on:click=move |_| { skip.dispatch(SkipSetup {}); }>
-                    {move || if skip.pending().get() { "Going on…" } else { "Not now, remind me later" }}
+                    disabled=move || skip_action.pending().get()
+                    on:click=move |_| { skip_action.dispatch(SkipSetup {}); }>
+                    {move || if skip_action.pending().get() { "Going on…" } else { button }}
                 </button>
             </div>
         }

@@ -94,7 +94,7 @@ fn policy_note(row: &UserRow, policy: &Policy, now: UnixTime) -> Option<String> 
         exception_until: row.exception_until,
     };
     match policy.standing(&person, now) {
-        Standing::Exception { until } => Some(format!("Exception until {}", format_utc(until))),
+        Standing::Exception { until } => Some(format!("Exception until {}", format_day(until - 1))),
         Standing::Grace { until, .. }
             if person.first_sign_in_at.is_none() && policy.deadline.is_none_or(|d| d <= now) =>
         {
@@ -103,7 +103,7 @@ fn policy_note(row: &UserRow, policy: &Policy, now: UnixTime) -> Option<String> 
                 (until - now) / tessera_core::policy::DAY_SECS
             ))
         }
-        Standing::Grace { until, .. } => Some(format!("Grace until {}", format_day(until))),
+        Standing::Grace { until, .. } => Some(format!("Grace until {}", format_day(until - 1))),
         Standing::MustSetUp(Shortfall::AdminNeedsPasskey) => Some("Needs a passkey".into()),
         Standing::MustSetUp(Shortfall::MethodNotAllowed) => Some("Method not allowed".into()),
         _ => None,

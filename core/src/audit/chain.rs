@@ -100,9 +100,10 @@ pub struct Break {
 /// Rows read per query.
 const BATCH: i64 = 5000;
 
-/// Walks the chain from its start and checks every record; stops at the first that does
-/// not match. With `expect` (a head seen earlier, e.g. in the daily mail), a chain that no
-/// longer contains it is reported as cut off.
+/// Walks the chain from its start up to the head as it is when the walk begins (records
+/// written meanwhile, on a running server, are left for the next walk) and checks every
+/// record; stops at the first that does not match. With `expect` (a head seen earlier,
+/// e.g. in the daily mail), a chain that no longer contains it is reported as cut off.
 pub async fn verify(
     conn: &mut AnyConnection,
     key: &ChainKey,
@@ -141,6 +142,10 @@ pub async fn verify(
             let seq: Option<i64> = row.try_get("seq")?;
             let stored: Option<String> = row.try_get("mac")?;
             let broken = |why: String| Break { id: Some(id), why };
+            // Written since the walk began (the head was read first): not part of it.
+            if seq.is_some_and(|s| s > stored_seq) {
+                break 'walk;
+            }
             let (Some(seq), Some(stored)) = (seq, stored) else {
                 result.broken = Some(broken(
                     "this record has no seal: it was added behind the application's back".into(),

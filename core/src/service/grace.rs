@@ -15,13 +15,24 @@ pub struct WizardOffer {
     pub explanation: String,
     pub passkeys: bool,
     pub app: bool,
-    /// They may skip the wizard until then.
-    pub skippable_until: Option<crate::UnixTime>,
+    /// Whether, and why, they may go on without setting it up now.
+    pub skip: Option<Skip>,
+}
+
+/// Why the wizard may be put off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// A grace period: until the deadline or the end of their enrolment period.
+    Grace { until: crate::UnixTime },
+    /// A temporary exception, until its end.
+    Exception { until: crate::UnixTime },
+    /// The organisation stopped requiring it since they signed in.
+    NotRequired,
 }
 
 impl Tessera {
     /// What the wizard offers the caller: only the methods that would satisfy the policy,
-    /// and a way past it during a grace period.
+    /// and a way past it during a grace period or an exception.
     pub async fn wizard_offer(&self, caller: &Caller) -> CoreResult<WizardOffer> {
         let reset = {
             let mut conn = self.db.pool().acquire().await?;
@@ -43,16 +54,21 @@ impl Tessera {
             explanation,
             passkeys: policy.may_add_passkey(caller.user.role),
             app: policy.may_add_app() && !admin_passkey,
-            skippable_until: match caller.standing {
-                Standing::Grace { until, .. } if reset == setup_codes::Reset::None => Some(until),
+            skip: match (caller.standing, reset) {
+                (Standing::Exception { until }, _) => Some(Skip::Exception { until }),
+                (Standing::Grace { until, .. }, setup_codes::Reset::None) => {
+                    Some(Skip::Grace { until })
+                }
+                (Standing::NotRequired, setup_codes::Reset::None) => Some(Skip::NotRequired),
                 _ => None,
             },
         })
     }
 
-    /// Skips the setup wizard during a grace period: the session becomes full, marked as
-    /// proved by the password alone. Refused once the grace period is over, and after a
-    /// reset (which needs a method again whatever the policy says).
+    /// Goes on past the setup wizard during a grace period or an exception (or once the
+    /// organisation no longer requires it): the session becomes full, marked as proved by
+    /// the password alone and why. Refused once the grace period is over, and after a
+    /// reset (which needs a method again) unless an exception covers it.
     pub async fn skip_setup(
         &self,
         caller: &Caller,
@@ -75,28 +91,45 @@ impl Tessera {
         )
         .await?;
         let reset = setup_codes::state(&mut tx, caller.user.id).await?;
-        let Standing::Grace { until, shortfall } = organisation.policy.standing(&person, now)
-        else {
-            return Err(CoreError::invalid(
-                "skip",
-                "Setting up two-step authentication can no longer be put off: your organisation's deadline has passed.",
-            ));
+        let standing = organisation.policy.standing(&person, now);
+        let (why, admitted_by) = match (standing, reset) {
+            (Standing::Exception { until }, _) => (
+                format!("under a temporary exception until {}", format_utc(until)),
+                Some("exception"),
+            ),
+            (Standing::Grace { until, shortfall }, setup_codes::Reset::None) => (
+                format!(
+                    "grace until {} ({})",
+                    format_utc(until),
+                    shortfall.as_str()
+                ),
+                Some("grace"),
+            ),
+            (Standing::NotRequired, setup_codes::Reset::None) => {
+                ("two-step authentication is no longer required".into(), None)
+            }
+            (Standing::Grace { .. } | Standing::NotRequired, _) => {
+                return Err(CoreError::invalid(
+                    "skip",
+                    "Your two-step authentication was reset, so a new method is needed before you go on.",
+                ))
+            }
+            _ => {
+                return Err(CoreError::invalid(
+                    "skip",
+                    "Setting up two-step authentication can no longer be put off: your organisation's deadline has passed.",
+                ))
+            }
         };
-        if reset != setup_codes::Reset::None {
-            return Err(CoreError::invalid(
-                "skip",
-                "Your two-step authentication was reset, so a new method is needed before you go on.",
-            ));
-        }
         let token = session::rotate(&mut tx, &caller.session, SessionState::Full, now).await?;
-        session::set_admitted_by(&mut tx, &token, "grace").await?;
+        if let Some(admitted_by) = admitted_by {
+            session::set_admitted_by(&mut tx, &token, admitted_by).await?;
+        }
         accounts::record_sign_in(&mut tx, caller.user.id, now).await?;
         audit::record(
             &mut tx,
             event(AuditKind::SignInSucceeded, caller, client).detail(format!(
-                "password only: skipped setting up two-step authentication, grace until {} ({})",
-                format_utc(until),
-                shortfall.as_str()
+                "password only: went on without setting up two-step authentication, {why}"
             )),
             now,
         )

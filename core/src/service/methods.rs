@@ -218,6 +218,24 @@ pub(super) async fn after_method_removed(
     caller: &Caller,
 ) -> CoreResult<AfterRemoval> {
     let last = removal_is_last(caller, store::methods(tx, caller.user.id).await?)?;
+    // Nor may what is left stop counting: an admin who must use a passkey keeping only an
+    // app, someone keeping only a method the organisation no longer accepts.
+    if !last && caller.standing == crate::policy::Standing::Satisfied {
+        let left =
+            crate::policy::person(tx, caller.user.id, caller.user.role, caller.user.created_at)
+                .await?;
+        if caller
+            .organisation
+            .policy
+            .shortfall(caller.user.role, left.methods)
+            .is_some()
+        {
+            return Err(CoreError::invalid(
+                "two_factor",
+                "This is your only method your organisation accepts (administrators need a passkey). Add another accepted method first.",
+            ));
+        }
+    }
     if last {
         store::delete_backup_codes(tx, caller.user.id).await?;
         set_two_factor(tx, caller.user.id, false).await?;

@@ -57,7 +57,7 @@ pub use admin::{
 };
 pub use authenticator::TotpEnrolment;
 pub use demo::DemoAccount;
-pub use grace::WizardOffer;
+pub use grace::{Skip, WizardOffer};
 pub use methods::{FactorAdded, TwoFactorStatus};
 pub use second_step::{Proof, SecondStepOutcome};
 pub use sign_in::SignInOutcome;

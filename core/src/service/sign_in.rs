@@ -46,11 +46,17 @@ pub(super) async fn start_session(
     .await?;
     let person = crate::policy::person(tx, user.id, user.role, user.created_at).await?;
     let standing = organisation.policy.standing(&person, now);
-    let state = SessionState::after_password(
-        user.two_factor_enabled,
-        standing.asks_for_setup() || reset == crate::setup_codes::Reset::MustEnrol,
-        reset == crate::setup_codes::Reset::CodeOwed,
-    );
+    // An exception lets the password alone in, whatever is on record (the phone with the
+    // app, or a pending reset's setup code, may be what is missing).
+    let state = if let Standing::Exception { .. } = standing {
+        SessionState::Full
+    } else {
+        SessionState::after_password(
+            user.two_factor_enabled,
+            standing.asks_for_setup() || reset == crate::setup_codes::Reset::MustEnrol,
+            reset == crate::setup_codes::Reset::CodeOwed,
+        )
+    };
     if state == SessionState::Full {
         accounts::record_sign_in(tx, user.id, now).await?;
     }
@@ -272,29 +278,35 @@ impl Tessera {
             Standing::NotRequired
         };
         // A session let in by the password alone under a grace period or an exception
-        // whose time is up: from this request on, only the setup wizard. Other sessions
-        // keep going until the next sign-in, which is when a new requirement (or a
-        // tightened rule) applies.
-        let demote = session.state == SessionState::Full
-            && session.admitted_by.is_some()
-            && matches!(standing, Standing::MustSetUp(_));
-        if demote || session.needs_touch(now) {
+        // whose time is up: from this request on, the setup wizard if the person must set
+        // up, else (an exception ended, and the methods on record satisfy the policy) it
+        // ends, and the next sign-in asks for the second step. Other sessions keep going
+        // until the next sign-in, which is when a new requirement or rule applies.
+        let lapsed = session.state == SessionState::Full
+            && match session.admitted_by.as_deref() {
+                Some("exception") => {
+                    !matches!(standing, Standing::Exception { .. } | Standing::NotRequired)
+                }
+                Some(_) => matches!(standing, Standing::MustSetUp(_)),
+                None => false,
+            };
+        if lapsed || session.needs_touch(now) {
             let mut tx = self.db.write().await?;
-            if demote && session::demote_to_setup(&mut tx, &session.id_hash).await? {
+            if lapsed && !standing.asks_for_setup() {
+                session::delete(&mut tx, &session.id_hash).await?;
+                tx.commit().await?;
+                return Ok(None);
+            }
+            if lapsed && session::demote_to_setup(&mut tx, &session.id_hash).await? {
                 audit::record(
                     &mut tx,
                     AuditEvent::new(AuditKind::SentToSetup)
                         .actor(user.id)
                         .subject(Some(user.id), user.email.as_str())
-                        .detail(match standing {
-                            Standing::MustSetUp(shortfall) => shortfall.as_str(),
-                            _ => "",
-                        }),
+                        .detail(standing.shortfall().map_or("", |s| s.as_str())),
                     now,
                 )
                 .await?;
-            }
-            if demote {
                 session.state = SessionState::NeedsSetup;
             }
             session::touch(&mut tx, &session.id_hash, now).await?;

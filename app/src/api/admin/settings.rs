@@ -57,11 +57,11 @@ impl SettingsForm {
     }
 }
 
-/// The settings in force, and today's date (the earliest a deadline may be is tomorrow).
+/// The settings in force, and the earliest a deadline may be (tomorrow).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsPage {
     pub settings: SettingsForm,
-    pub today: String,
+    pub earliest_deadline: String,
 }
 
 #[server(prefix = "/api/admin", endpoint = "organisation_settings", input = StrictJson)]
@@ -71,7 +71,9 @@ pub async fn organisation_settings() -> Result<SettingsPage, AppError> {
     let settings = state.tessera.settings().await?;
     Ok(SettingsPage {
         settings: SettingsForm::from_core(&settings),
-        today: tessera_core::service::format_date(state.tessera.now()),
+        earliest_deadline: tessera_core::service::format_date(
+            state.tessera.now() + tessera_core::policy::DAY_SECS,
+        ),
     })
 }
 

@@ -91,7 +91,7 @@ pub async fn user_details(id: String) -> Result<UserPage, AppError> {
     Ok(UserPage {
         user: crate::ssr::console::list_row(&detail.row, &caller.organisation.policy, now),
         exception: detail.exception.as_ref().map(|e| ExceptionLine {
-            until: format_utc(e.until),
+            until: tessera_core::service::format_day(e.until - 1),
             reason: e.reason.clone(),
             granted_by: e.granted_by.clone(),
             granted: format_utc(e.granted_at),
@@ -104,7 +104,8 @@ pub async fn user_details(id: String) -> Result<UserPage, AppError> {
         exception_days: (
             tessera_core::service::format_date(now),
             tessera_core::service::format_date(
-                now + tessera_core::policy::MAX_EXCEPTION_DAYS * tessera_core::policy::DAY_SECS,
+                now + (tessera_core::policy::MAX_EXCEPTION_DAYS - 1)
+                    * tessera_core::policy::DAY_SECS,
             ),
         ),
         passkeys: detail

@@ -106,7 +106,7 @@ fn Report(r: ReportPage, query: ReportQuery) -> impl IntoView {
                 <dt>"With two-step authentication"</dt>
                 <dd id="report-coverage">{format!("{} ({}%)", r.with_two_step, r.percent)}</dd>
                 {r.by_method.iter().map(|(label, n)| view! { <dt>{label.clone()}</dt><dd>{*n}</dd> }).collect_view()}
-                <dt>"Not set up"</dt><dd id="report-not-set-up">{r.not_set_up_count}</dd>
+                <dt>"Not set up as the policy counts it (no method that counts)"</dt><dd id="report-not-set-up">{r.not_set_up_count}</dd>
                 <dt>"In a grace period"</dt><dd id="report-grace">{r.in_grace}</dd>
                 <dt>"Under a temporary exception"</dt><dd>{r.exceptions.len()}</dd>
             </dl>
@@ -137,7 +137,7 @@ fn Report(r: ReportPage, query: ReportQuery) -> impl IntoView {
                             <li>{format!("{} <{}>, {}", p.name, p.email, role_label(&p.role))}</li>
                         }).collect_view()}
                     </ul>
-                    {(more_not_set_up > 0).then(|| view! { <p>{format!("… and {more_not_set_up} more (all are in the users list's \"Not set up\" view).")}</p> })}
+                    {(more_not_set_up > 0).then(|| view! { <p>{format!("… and {more_not_set_up} more: the downloads list the counts, the users list's filters find everyone.")}</p> })}
                 }.into_any()
             }}
             <h3>"Temporary exceptions"</h3>

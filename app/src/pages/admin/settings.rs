@@ -29,7 +29,7 @@ pub fn SettingsPage() -> impl IntoView {
                         <h1>"Settings"</h1>
                         {match (me, page) {
                             (Some(me), Ok(page)) => view! {
-                                <SettingsEditor me saved=page.settings today=page.today/>
+                                <SettingsEditor me saved=page.settings earliest_deadline=page.earliest_deadline/>
                             }.into_any(),
                             (_, Err(e)) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
                             (None, _) => ().into_any(),
@@ -51,7 +51,11 @@ enum Stage {
 }
 
 #[island(lazy)]
-fn SettingsEditor(me: ConsoleUser, saved: SettingsForm, today: String) -> impl IntoView {
+fn SettingsEditor(
+    me: ConsoleUser,
+    saved: SettingsForm,
+    earliest_deadline: String,
+) -> impl IntoView {
     let form = RwSignal::new(saved.clone());
     let saved = RwSignal::new(saved);
     let stage = RwSignal::new(Stage::Editing);
@@ -119,7 +123,7 @@ fn SettingsEditor(me: ConsoleUser, saved: SettingsForm, today: String) -> impl I
                 <Show when=required>
                     <div class="field">
                         <label for="deadline">"Deadline (optional)"</label>
-                        <input id="deadline" type="date" min=today.clone() aria-describedby="deadline-hint"
+                        <input id="deadline" type="date" min=earliest_deadline.clone() aria-describedby="deadline-hint"
                             prop:value=move || form.with(|s| s.deadline.clone())
                             on:change=move |ev| edit(|s, v| s.deadline = v, event_target_value(&ev))/>
                         <p id="deadline-hint" class="hint">"Until this date, people without two-step authentication see a countdown and may put it off; from it on they reach only the setup wizard. Empty: from their next sign-in. Moving it moves it for everyone."</p>

@@ -74,7 +74,7 @@ fn Profile(page: UserPage) -> impl IntoView {
                 </dd>
                 {page.exception.clone().map(|e| view! {
                     <dt>"Exception"</dt>
-                    <dd id="user-exception">{format!("Until {}: {} (granted by {} on {})", e.until, e.reason, e.granted_by, e.granted)}</dd>
+                    <dd id="user-exception">{format!("Through {} (UTC): {} (granted by {} on {})", e.until, e.reason, e.granted_by, e.granted)}</dd>
                 })}
                 <dt>"Last sign-in"</dt><dd>{u.last_sign_in.clone().unwrap_or_else(|| "Never".into())}</dd>
                 <dt>"Last reminded"</dt><dd>{u.last_reminded.clone().unwrap_or_else(|| "Never".into())}</dd>

@@ -65,7 +65,10 @@ fn reminder(
     };
     Mail {
         to: to.to_string(),
-        subject: format!("Set up two-step authentication by {}", format_day(deadline)),
+        subject: format!(
+            "Set up two-step authentication before {}",
+            format_day(deadline)
+        ),
         body: format!(
             "Hello {name},\n\n{organisation} requires two-step authentication for Tessera. You \
              have {left} left to set it up: from {day} you will not be able to use anything \
@@ -103,13 +106,15 @@ impl Tessera {
             return Ok(0);
         };
         let query = format!(
-            "SELECT id, email, display_name FROM users WHERE {} \
-             AND NOT EXISTS (SELECT 1 FROM two_step_exceptions e WHERE e.user_id = users.id AND e.until > $1) \
+            "SELECT id, email, display_name FROM users WHERE {unsatisfied} AND NOT {excused} \
+             AND NOT (created_at > $5 AND $6 > 0 AND COALESCE(first_sign_in_at, $1) + $6 > $2) \
              AND NOT EXISTS (SELECT 1 FROM deadline_reminders r WHERE r.user_id = users.id \
                              AND r.deadline = $2 AND r.stage = $3) \
              ORDER BY id LIMIT $4",
-            policy::unsatisfied_sql(&organisation.policy)
+            unsatisfied = policy::unsatisfied_sql(&organisation.policy),
+            excused = policy::excused_sql(&organisation.policy, "$1"),
         );
+        // Newcomers whose own enrolment period ends after the deadline are not told it.
         let mut sent = 0;
         loop {
             let rows = sqlx::query(sqlx::AssertSqlSafe(query.clone()))
@@ -117,6 +122,8 @@ impl Tessera {
                 .bind(deadline)
                 .bind(stage.as_str())
                 .bind(BATCH)
+                .bind(organisation.policy.required_since.unwrap_or(i64::MAX))
+                .bind(organisation.policy.enrolment_days * DAY_SECS)
                 .fetch_all(self.db.pool())
                 .await?;
             if rows.is_empty() {

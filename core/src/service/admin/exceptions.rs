@@ -83,10 +83,15 @@ impl Tessera {
         }
         let now = self.now();
         let today = now - now.rem_euclid(DAY_SECS);
-        if last_day < today || last_day > today + MAX_EXCEPTION_DAYS * DAY_SECS {
+        // Through the last day, so at most 14 days counting today.
+        let latest = today + (MAX_EXCEPTION_DAYS - 1) * DAY_SECS;
+        if last_day < today || last_day > latest {
             return Err(CoreError::invalid(
                 "until",
-                format!("Pick an end date from today to {MAX_EXCEPTION_DAYS} days from today."),
+                format!(
+                    "Pick a last day from today to {}: an exception lasts at most {MAX_EXCEPTION_DAYS} days.",
+                    super::settings::format_day(latest)
+                ),
             ));
         }
         let until = last_day + DAY_SECS;
@@ -123,9 +128,10 @@ impl Tessera {
                 &user,
                 "You may sign in to Tessera without your second step for a while",
                 &format!(
-                    "{} granted you a temporary exception: until {} you sign in with your password alone. \
+                    "{} granted you a temporary exception: through {} (until {}) you sign in with your password alone. \
                      Set up two-step authentication again before then (in your profile).",
                     actor.user.display_name,
+                    super::settings::format_day(until - 1),
                     format_utc(until)
                 ),
             ),

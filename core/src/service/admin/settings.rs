@@ -130,7 +130,8 @@ pub fn format_date(at: UnixTime) -> String {
         .unwrap_or_else(|| at.to_string())
 }
 
-/// The last day of grace before a deadline, for people ("until 11 December").
+/// A Unix time's day for people ("12 December 2026", UTC). A deadline is the first day
+/// without grace, so its last day of grace is `format_day(deadline - 1)`.
 pub fn format_day(at: UnixTime) -> String {
     let format = time::macros::format_description!("[day padding:none] [month repr:long] [year]");
     time::OffsetDateTime::from_unix_timestamp(at)
@@ -226,13 +227,13 @@ async fn count_unsatisfied(
 ) -> CoreResult<Unsatisfied> {
     use sqlx::Row as _;
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT COALESCE(SUM(CASE WHEN two_factor_enabled = 0 THEN 1 ELSE 0 END), 0) AS no_method, \
-                COALESCE(SUM(CASE WHEN two_factor_enabled = 1 AND role = 'admin' THEN 1 ELSE 0 END), 0) AS admins, \
-                COALESCE(SUM(CASE WHEN two_factor_enabled = 1 AND role <> 'admin' THEN 1 ELSE 0 END), 0) AS others, \
-                COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM two_step_exceptions e \
-                    WHERE e.user_id = users.id AND e.until > $1) THEN 1 ELSE 0 END), 0) AS exceptions \
-         FROM users WHERE {}",
-        policy::unsatisfied_sql(policy)
+        "SELECT COALESCE(SUM(CASE WHEN NOT excused AND two_factor_enabled = 0 THEN 1 ELSE 0 END), 0) AS no_method, \
+                COALESCE(SUM(CASE WHEN NOT excused AND two_factor_enabled = 1 AND role = 'admin' THEN 1 ELSE 0 END), 0) AS admins, \
+                COALESCE(SUM(CASE WHEN NOT excused AND two_factor_enabled = 1 AND role <> 'admin' THEN 1 ELSE 0 END), 0) AS others, \
+                COALESCE(SUM(CASE WHEN excused THEN 1 ELSE 0 END), 0) AS exceptions \
+         FROM (SELECT two_factor_enabled, role, {excused} AS excused FROM users WHERE {unsatisfied}) u",
+        excused = policy::excused_sql(policy, "$1"),
+        unsatisfied = policy::unsatisfied_sql(policy),
     )))
     .bind(now)
     .fetch_one(conn)
@@ -293,7 +294,8 @@ impl Tessera {
             let counts = count_unsatisfied(&mut conn, &policy, now).await?;
             let when = match policy.deadline {
                 Some(d) => format!(
-                    "they will see the countdown until {} and may put it off until then; from that day they reach only the setup wizard",
+                    "they may put it off until {}, with a countdown on every page; from {} they reach only the setup wizard",
+                    format_day(d - 1),
                     format_day(d)
                 ),
                 None => "from their next sign-in they reach only the setup wizard".into(),
@@ -368,7 +370,10 @@ impl Tessera {
         by.check(self)?;
         let now = self.now();
         if let By::Console(caller, _) = by {
-            if new.required && new.admins_need_passkey {
+            let turning_on = new.required
+                && new.admins_need_passkey
+                && !self.settings().await?.admins_need_passkey;
+            if turning_on {
                 let mut conn = self.db.pool().acquire().await?;
                 let own = policy::person(
                     &mut conn,
@@ -450,7 +455,8 @@ impl Tessera {
             Uuid::nil(),
             "Tessera's two-step and session settings changed",
             &format!(
-                "{who} changed these settings {source}:\n\n{}\n\nSessions, sign-ins and the setup wizard follow them from the next request.",
+                "{who} changed these settings {source}:\n\n{}\n\nSession limits apply to every session from its next request; a new requirement or \
+                 method rule from each person's next sign-in, or from the deadline.",
                 lines
                     .iter()
                     .map(|l| format!("  - {l}"))
