@@ -278,6 +278,21 @@ pub fn excused_sql(policy: &Policy, now: &str) -> String {
     )
 }
 
+/// Where `user` stands at `now`: [`Policy::standing`] over what [`person`] reads, which is
+/// read only when the policy requires anything.
+pub async fn standing_of(
+    conn: &mut AnyConnection,
+    policy: &Policy,
+    user: &crate::accounts::User,
+    now: UnixTime,
+) -> CoreResult<Standing> {
+    if !policy.required {
+        return Ok(Standing::NotRequired);
+    }
+    let person = person(conn, user.id, user.role, user.created_at).await?;
+    Ok(policy.standing(&person, now))
+}
+
 /// What the policy needs to know about `user`, read in one statement.
 pub async fn person(
     conn: &mut AnyConnection,

@@ -178,12 +178,8 @@ pub(super) async fn factor_added(
     crate::setup_codes::finish(tx, caller.user.id).await?;
     // In the wizard, a method the policy does not count (an app, for an admin who must use
     // a passkey) is saved, but the wizard goes on until one that counts is added.
-    let person =
-        crate::policy::person(tx, caller.user.id, caller.user.role, caller.user.created_at).await?;
-    let still_owed = caller
-        .organisation
-        .policy
-        .standing(&person, now)
+    let still_owed = crate::policy::standing_of(tx, &caller.organisation.policy, &caller.user, now)
+        .await?
         .asks_for_setup();
     let new_session = match caller.session.state.after_setup().filter(|_| !still_owed) {
         Some(state) => {

@@ -185,17 +185,8 @@ impl Tessera {
         // Methods the policy no longer accepts still prove who it is (nobody is locked out
         // by a settings change), but they lead on to the wizard: skippable in grace, the
         // only way on after it.
-        let person = crate::policy::person(
-            &mut tx,
-            caller.user.id,
-            caller.user.role,
-            caller.user.created_at,
-        )
-        .await?;
-        if caller
-            .organisation
-            .policy
-            .standing(&person, now)
+        if crate::policy::standing_of(&mut tx, &caller.organisation.policy, &caller.user, now)
+            .await?
             .asks_for_setup()
         {
             next_state = SessionState::NeedsSetup;

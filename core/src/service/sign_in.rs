@@ -44,8 +44,7 @@ pub(super) async fn start_session(
     .bind(user.id.to_string())
     .execute(&mut **tx)
     .await?;
-    let person = crate::policy::person(tx, user.id, user.role, user.created_at).await?;
-    let standing = organisation.policy.standing(&person, now);
+    let standing = crate::policy::standing_of(tx, &organisation.policy, user, now).await?;
     // An exception lets the password alone in, whatever is on record (the phone with the
     // app, or a pending reset's setup code, may be what is missing).
     let state = if let Standing::Exception { .. } = standing {
@@ -267,13 +266,9 @@ impl Tessera {
             return Ok(None);
         };
         let mut session = session;
-        let standing = if organisation.policy.required
-            && matches!(session.state, SessionState::Full | SessionState::NeedsSetup)
-        {
+        let standing = if matches!(session.state, SessionState::Full | SessionState::NeedsSetup) {
             let mut conn = self.db.pool().acquire().await?;
-            let person =
-                crate::policy::person(&mut conn, user.id, user.role, user.created_at).await?;
-            organisation.policy.standing(&person, now)
+            crate::policy::standing_of(&mut conn, &organisation.policy, &user, now).await?
         } else {
             Standing::NotRequired
         };
