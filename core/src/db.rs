@@ -165,6 +165,46 @@ impl Db {
         })
     }
 
+    /// An online, consistent copy of the database into `to` (SQLite's `VACUUM INTO`: one
+    /// read transaction, so writers carry on meanwhile). Refuses a file that exists.
+    pub async fn backup_to(&self, to: &std::path::Path) -> CoreResult<()> {
+        if to.exists() {
+            return Err(crate::CoreError::invalid(
+                "to",
+                format!("{} exists already; choose a new file name.", to.display()),
+            ));
+        }
+        let Some(path) = to.to_str() else {
+            return Err(crate::CoreError::invalid(
+                "to",
+                "The file name must be UTF-8.",
+            ));
+        };
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The SQLite file behind this database, if it is one.
+    pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+        sqlite_path(url).map(std::path::PathBuf::from)
+    }
+
+    /// Whether the database answers and holds every migration this build knows: what
+    /// `/readyz` reports. One small query.
+    pub async fn ready(&self) -> bool {
+        let newest = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.iter().map(|m| m.version).max(),
+        };
+        let applied: Result<Option<i64>, _> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await;
+        matches!((applied, newest), (Ok(Some(a)), Some(n)) if a >= n)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

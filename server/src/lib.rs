@@ -36,12 +36,22 @@ pub struct Running {
 
 impl Running {
     /// Stops accepting requests and the background jobs, and waits for both.
+    /// Stops accepting connections, lets requests in flight finish (at most
+    /// [`SHUTDOWN_GRACE`]), lets the outbox finish its round, and closes the database.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("requests were still running after the grace period; stopping anyway");
+        }
         self.tessera.db().close().await;
     }
 }
+
+/// How long a stopping server waits for requests in flight.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Every page path the router serves, from the app's route list (for tests that check
 /// each page against each kind of session).
@@ -99,6 +109,11 @@ pub fn router(state: AppState) -> Router {
             state.web.clone(),
             security::headers,
         ));
+    // Health checks for load balancers and orchestrators: no session, no guard, not
+    // logged per request; `/readyz` asks the database.
+    let router = router
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/readyz", axum::routing::get(ready));
     // The browser tests' clock (a debug build with the `test-clock` feature only).
     #[cfg(feature = "test-clock")]
     let router = router.route(
@@ -106,6 +121,20 @@ pub fn router(state: AppState) -> Router {
         axum::routing::post(test_clock::set_offset),
     );
     router.with_state(state)
+}
+
+/// `/readyz`: 200 when the database answers and is migrated, else 503 (fail closed).
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, &'static str) {
+    if state.tessera.db().ready().await {
+        (axum::http::StatusCode::OK, "ready")
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable",
+        )
+    }
 }
 
 /// Opens the database, prepares first-run setup or demo data, binds, and serves until

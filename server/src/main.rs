@@ -42,6 +42,16 @@ enum Command {
     /// The audit trail's tamper evidence.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// An online, consistent copy of the SQLite database while the server runs (SQLite's
+    /// VACUUM INTO). The server key is not in it: keep `secret.key` with your backups.
+    Backup {
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Bring back a backup (stop the server first). The database it replaces is kept
+    /// beside it as `….before-restore`; every session ends, the restore is audited and
+    /// every admin told.
+    Restore { file: std::path::PathBuf },
     /// Where and from what this binary was compiled (the build checks it).
     #[command(hide = true)]
     BuildInfo,
@@ -168,6 +178,8 @@ async fn main() -> anyhow::Result<()> {
         Command::User(cmd) => user(&cli.settings, cmd).await,
         Command::Organisation(cmd) => organisation(&cli.settings, cmd).await,
         Command::Audit(cmd) => audit(&cli.settings, cmd).await,
+        Command::Backup { to } => backup(&cli.settings, &to).await,
+        Command::Restore { file } => restore(&cli.settings, &file).await,
         Command::BuildInfo => {
             // `cargo xtask` compares this with the checkout it builds, so a binary left in a
             // shared target folder by another checkout is never run as this one.
@@ -182,6 +194,28 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM (systemd, containers): either stops the server gracefully.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                interrupt.await.ok();
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.ok();
 }
 
 async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
@@ -200,8 +234,8 @@ async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
         "  Tessera is running on http://{} (Ctrl-C stops it)",
         running.addr
     );
-    tokio::signal::ctrl_c().await.ok();
-    tracing::info!("stopping");
+    shutdown_signal().await;
+    tracing::info!("stopping: no new connections; requests in flight finish first");
     running.stop().await;
     Ok(())
 }
@@ -415,6 +449,37 @@ async fn organisation(settings: &Settings, cmd: OrganisationCommand) -> anyhow::
         }
     }
     tessera.db().close().await;
+    Ok(())
+}
+
+async fn backup(settings: &Settings, to: &std::path::Path) -> anyhow::Result<()> {
+    let config = settings.build(false)?;
+    let tessera = Tessera::open(&config.core, Arc::new(SystemClock)).await?;
+    let result = tessera.backup_to(to).await;
+    tessera.db().close().await;
+    result?;
+    let size = std::fs::metadata(to).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "backed up to {} ({:.1} MB); keep the server key (secret.key or TESSERA_SECRET_KEY) with it",
+        to.display(),
+        size as f64 / 1e6
+    );
+    Ok(())
+}
+
+async fn restore(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let config = settings.build(false)?;
+    let kept = tessera_core::service::replace_with_backup(&config.core.database_url, file).await?;
+    let tessera = Tessera::open(&config.core, Arc::new(SystemClock)).await?;
+    let restored = tessera.after_restore(file).await;
+    tessera.db().close().await;
+    let restored = restored?;
+    println!(
+        "restored from {}; {} session(s) ended, so everyone signs in again; the database it replaced is kept as {}",
+        file.display(),
+        restored.sessions_ended,
+        kept.display()
+    );
     Ok(())
 }
 

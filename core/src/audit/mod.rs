@@ -101,6 +101,8 @@ audit_kinds! {
     DeadlineReminderSent = "deadline_reminder_sent", "Deadline reminder sent", "Console";
     /// The audit trail (a view of it) was downloaded.
     AuditExported = "audit_exported", "Audit trail exported", "Console";
+    /// The operator restored the database from a backup (every session ended).
+    DatabaseRestored = "database_restored", "Restored from a backup", "Settings";
 }
 
 /// The groups of [`KINDS`], in the order the audit page lists them.

@@ -23,6 +23,7 @@ mod account;
 mod account_links;
 mod admin;
 mod authenticator;
+mod backup;
 mod backup_codes;
 mod demo;
 mod grace;
@@ -56,6 +57,7 @@ pub use admin::{
     Settings, AUDIT_COLUMNS,
 };
 pub use authenticator::TotpEnrolment;
+pub use backup::{replace_with_backup, Restored};
 pub use demo::DemoAccount;
 pub use grace::{Skip, WizardOffer};
 pub use methods::{FactorAdded, TwoFactorStatus};

@@ -1,0 +1,240 @@
+//! What an operator relies on: health checks without a session, an online backup while the
+//! server runs, a restore that brings the old state back and ends every session, and a
+//! clean exit on SIGTERM.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[tokio::test]
+async fn health_checks_answer_without_a_session_and_readiness_fails_closed() {
+    let app = TestApp::demo().await;
+    let c = app.client();
+    let health = c.get("/healthz").await;
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok");
+    let ready = c.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.text().await.unwrap(), "ready");
+    // The database gone: not ready (the process itself still answers /healthz).
+    app.running().tessera.db().close().await;
+    assert_eq!(c.get("/readyz").await.status(), 503);
+    assert_eq!(c.get("/healthz").await.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_backup_is_taken_while_the_server_runs() {
+    let app = TestApp::demo().await;
+    let tessera = app.running().tessera.clone();
+    let copy = app.dir.path().join("backup.db");
+    // Writes go on while the copy is taken.
+    let writer = {
+        let t = tessera.clone();
+        tokio::spawn(async move {
+            for i in 0..50 {
+                t.create_user(
+                    None,
+                    &format!("during{i}@riverside.example"),
+                    "During Backup",
+                    tessera_core::accounts::Role::Staff,
+                    None,
+                )
+                .await
+                .unwrap();
+            }
+        })
+    };
+    tessera.backup_to(&copy).await.unwrap();
+    writer.await.unwrap();
+    assert!(
+        tessera.backup_to(&copy).await.is_err(),
+        "an existing file is kept"
+    );
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=ro", copy.display()))
+        .await
+        .unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let now: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(tessera.db().pool())
+        .await
+        .unwrap();
+    assert!(users > 0 && users <= now, "{users} of {now}");
+    pool.close().await;
+    app.stop().await;
+}
+
+/// The real binary: back up, change, restore, and see the old state — with every session
+/// ended and the restore in the audit trail, its chain intact.
+#[test]
+fn a_restore_brings_back_the_old_state_and_ends_every_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let tessera = |args: &[&str], input: Option<&str>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .env("TESSERA_DATA_DIR", dir.path())
+            .env("TESSERA_LEPTOS_CONFIG", "../Leptos.toml")
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = input {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let sql = |statement: &str| {
+        let db = dir.path().join("tessera.db");
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execute(sys.argv[2]).fetchall(); c.commit(); print(r)")
+            .arg(&db)
+            .arg(statement)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let (ok, out) = tessera(
+        &[
+            "user",
+            "create",
+            "--email",
+            "boss@clinic.example",
+            "--name",
+            "Boss",
+            "--role",
+            "admin",
+            "--organisation",
+            "Hillside Clinic",
+            "--password-stdin",
+        ],
+        Some("a long boss passphrase\n"),
+    );
+    assert!(ok, "{out}");
+    let boss: String = sql("SELECT id FROM users")
+        .trim_matches(|c| "[]()',".contains(c))
+        .to_string();
+    sql(&format!(
+        "INSERT INTO sessions (id_hash, user_id, state, created_at, last_seen_at, client_addr, user_agent) \
+         VALUES ('h1', '{boss}', 'full', 1, 1, '', '')"
+    ));
+    let backup = dir.path().join("monday.db");
+    let (ok, out) = tessera(&["backup", "--to", backup.to_str().unwrap()], None);
+    assert!(ok && out.contains("backed up to"), "{out}");
+
+    // A change after the backup.
+    let (ok, out) = tessera(
+        &[
+            "user",
+            "create",
+            "--email",
+            "later@clinic.example",
+            "--name",
+            "Later",
+            "--role",
+            "staff",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert!(tessera(&["user", "list"], None)
+        .1
+        .contains("later@clinic.example"));
+
+    let (ok, out) = tessera(&["restore", backup.to_str().unwrap()], None);
+    assert!(ok, "{out}");
+    assert!(out.contains("1 session(s) ended"), "{out}");
+    let (_, list) = tessera(&["user", "list"], None);
+    assert!(list.contains("boss@clinic.example"), "{list}");
+    assert!(
+        !list.contains("later@clinic.example"),
+        "the old state: {list}"
+    );
+    assert_eq!(sql("SELECT COUNT(*) FROM sessions"), "[(0,)]");
+    assert!(
+        sql("SELECT kind FROM audit_log ORDER BY id DESC LIMIT 1").contains("database_restored")
+    );
+    let (ok, out) = tessera(&["audit", "verify"], None);
+    assert!(ok && out.contains("chain intact"), "{out}");
+    assert!(dir.path().join("tessera.db.before-restore").exists());
+    // Not a backup: refused, and nothing replaced.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database").unwrap();
+    let (ok, out) = tessera(&["restore", junk.to_str().unwrap()], None);
+    assert!(!ok, "{out}");
+    assert!(tessera(&["user", "list"], None)
+        .1
+        .contains("boss@clinic.example"));
+}
+
+/// SIGTERM (systemd, containers) stops the server cleanly: exit status 0.
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--demo"])
+        .env("TESSERA_DATA_DIR", dir.path())
+        .env("TESSERA_LEPTOS_CONFIG", "../Leptos.toml")
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("LEPTOS_SITE_ROOT", dir.path().join("site"))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tessera did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tessera did not stop within 30 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
