@@ -238,3 +238,122 @@ fn sigterm_stops_the_server_cleanly() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// Logs as JSON lines (`TESSERA_LOG_FORMAT=json`), at the most talkative level, hold no
+/// secret: not the password, the app's key or a code from it, a backup code, or a session
+/// id — after a wrong and a right sign-in, adding an app, and the second step.
+#[tokio::test]
+async fn json_logs_are_json_lines_without_secrets() {
+    use serde_json::{json, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--demo"])
+        .env("TESSERA_DATA_DIR", dir.path())
+        .env("TESSERA_LEPTOS_CONFIG", "../Leptos.toml")
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("LEPTOS_SITE_ROOT", dir.path().join("site"))
+        .env("TESSERA_LOG_FORMAT", "json")
+        .env("RUST_LOG", "trace")
+        // Files, not pipes: at this level a pipe nobody reads yet would fill and stall it.
+        .stdout(std::fs::File::create(dir.path().join("out.log")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tessera did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let call = |name: &'static str, args: Value| {
+        let http = http.clone();
+        async move {
+            let res = http
+                .post(format!("http://127.0.0.1:{port}/api/{name}"))
+                .header("origin", format!("http://localhost:{port}"))
+                .header("content-type", "application/json")
+                .body(args.to_string())
+                .send()
+                .await
+                .unwrap();
+            let cookie = res
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|c| c.strip_prefix("tessera_session="))
+                .map(|c| c.split(';').next().unwrap_or_default().to_string());
+            (res.json::<Value>().await.unwrap_or(Value::Null), cookie)
+        }
+    };
+    let password = "demo staff passphrase";
+    let email = "nurse.jones@riverside.example";
+    call(
+        "sign_in",
+        json!({"email": email, "password": "a wrong passphrase", "remember": false}),
+    )
+    .await;
+    let (_, first) = call(
+        "sign_in",
+        json!({"email": email, "password": password, "remember": false}),
+    )
+    .await;
+    let (setup, _) = call("begin_authenticator", json!({"password": password})).await;
+    let key = setup["key_grouped"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let code = common::factors::totp(&key, now);
+    let (added, second) = call("confirm_authenticator", json!({"code": code})).await;
+    let codes: Vec<String> = added["backup_codes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!key.is_empty() && codes.len() == 10, "{setup} {added}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut child = child;
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let logs = std::fs::read_to_string(dir.path().join("out.log")).unwrap()
+        + &std::fs::read_to_string(dir.path().join("err.log")).unwrap();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .collect();
+    assert!(lines.len() > 10, "the server logged JSON lines: {logs}");
+    for line in &lines {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    let mut secrets = vec![
+        password.to_string(),
+        key.replace(' ', ""),
+        key.clone(),
+        code,
+    ];
+    secrets.extend(codes);
+    secrets.extend(first);
+    secrets.extend(second);
+    // Every log line (the demo's sign-in details are printed for people, not logged).
+    let logged = lines.join("\n");
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(
+            !logged.contains(secret.as_str()),
+            "a secret in the logs: {secret}"
+        );
+    }
+}
