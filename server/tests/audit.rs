@@ -210,20 +210,7 @@ async fn the_chain_holds_over_a_thousand_events_and_points_at_every_tampered_rec
 #[test]
 fn the_command_line_verifies_the_chain_and_names_the_record_that_does_not_match() {
     let dir = tempfile::tempdir().unwrap();
-    let tessera = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(args)
-            .env("TESSERA_DATA_DIR", dir.path())
-            .env("TESSERA_LEPTOS_CONFIG", "../Leptos.toml")
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let tessera = |args: &[&str]| cli(dir.path(), args, None);
     let (ok, out) = tessera(&[
         "user",
         "create",

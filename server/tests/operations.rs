@@ -83,33 +83,7 @@ async fn a_backup_is_taken_while_the_server_runs() {
 #[test]
 fn a_restore_brings_back_the_old_state_and_ends_every_session() {
     let dir = tempfile::tempdir().unwrap();
-    let tessera = |args: &[&str], input: Option<&str>| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(args)
-            .env("TESSERA_DATA_DIR", dir.path())
-            .env("TESSERA_LEPTOS_CONFIG", "../Leptos.toml")
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(text) = input {
-            use std::io::Write as _;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let tessera = |args: &[&str], input: Option<&str>| cli(dir.path(), args, input);
     let sql = |statement: &str| {
         let db = dir.path().join("tessera.db");
         let out = Command::new("python3")

@@ -428,20 +428,7 @@ async fn a_new_address_counts_once_confirmed_and_a_reset_link_sets_a_password() 
 #[test]
 fn the_command_line_invites_and_imports() {
     let dir = tempfile::tempdir().unwrap();
-    let tessera = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(args)
-            .env("TESSERA_DATA_DIR", dir.path())
-            .env("TESSERA_LEPTOS_CONFIG", "../Leptos.toml")
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let tessera = |args: &[&str]| cli(dir.path(), args, None);
     let (ok, out) = tessera(&[
         "user",
         "create",

@@ -317,3 +317,30 @@ pub fn json_args(pairs: &[(&str, &str)]) -> Value {
     }
     Value::Object(map)
 }
+
+/// Runs the real `tessera` binary on the data folder `dir` (with `input` on standard
+/// input): whether it succeeded, and what it printed (stdout, then stderr).
+pub fn cli(dir: &std::path::Path, args: &[&str], input: Option<&str>) -> (bool, String) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .env("TESSERA_DATA_DIR", dir)
+        .env("TESSERA_LEPTOS_CONFIG", "../Leptos.toml")
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(text) = input {
+        stdin.write_all(text.as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}

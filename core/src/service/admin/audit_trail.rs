@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use crate::audit::chain::{self, Verification};
 use crate::audit::trail::{self, AuditView, Entry, Person};
-use crate::audit::{self, AuditEvent, AuditKind};
+use crate::audit::{self, AuditKind};
 use crate::clock::format_utc;
 use crate::csv_out::CsvOut;
 use crate::policy::DAY_SECS;
@@ -135,29 +135,23 @@ impl Tessera {
             Ok(())
         }
         .await;
-        let ending = match (&streamed, complete) {
-            (Err(_), _) => "; failed part-way (the download was cut off)",
-            (Ok(()), false) => "; stopped early (the download was cancelled)",
-            (Ok(()), true) => "",
-        };
-        let mut tx = self.db.write().await?;
-        audit::record(
-            &mut tx,
-            AuditEvent::new(AuditKind::AuditExported)
-                .actor(actor.user.id)
-                .from_addr(&client.addr)
-                .detail(format!(
-                    "audit trail as CSV; view: {}; {sent} record(s){ending}",
-                    if described.is_empty() {
-                        "everything"
-                    } else {
-                        described
-                    },
-                )),
-            self.now(),
+        let what = format!(
+            "audit trail as CSV; view: {}; {sent} record(s)",
+            if described.is_empty() {
+                "everything"
+            } else {
+                described
+            },
+        );
+        self.record_export(
+            AuditKind::AuditExported,
+            actor,
+            client,
+            &what,
+            &streamed,
+            complete,
         )
         .await?;
-        tx.commit().await?;
         streamed.map(|()| sent)
     }
 

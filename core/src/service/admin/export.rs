@@ -102,8 +102,38 @@ impl Tessera {
             Ok(())
         }
         .await;
-        // Recorded however it ended: finished, cancelled by the browser, or failed.
-        let ending = match (&streamed, complete) {
+        let what = format!(
+            "users list as CSV; view: {}; {sent} row(s)",
+            if described.is_empty() {
+                "everyone"
+            } else {
+                described
+            },
+        );
+        self.record_export(
+            AuditKind::UsersExported,
+            actor,
+            client,
+            &what,
+            &streamed,
+            complete,
+        )
+        .await?;
+        streamed.map(|()| sent)
+    }
+
+    /// Records an export however it ended — finished, cancelled by the browser, or failed
+    /// part-way — in a transaction of its own. Both CSV exports end here.
+    pub(super) async fn record_export(
+        &self,
+        kind: AuditKind,
+        actor: &Caller,
+        client: &ClientInfo,
+        what: &str,
+        streamed: &CoreResult<()>,
+        complete: bool,
+    ) -> CoreResult<()> {
+        let ending = match (streamed, complete) {
             (Err(_), _) => "; failed part-way (the download was cut off)",
             (Ok(()), false) => "; stopped early (the download was cancelled)",
             (Ok(()), true) => "",
@@ -111,21 +141,14 @@ impl Tessera {
         let mut tx = self.db.write().await?;
         audit::record(
             &mut tx,
-            AuditEvent::new(AuditKind::UsersExported)
+            AuditEvent::new(kind)
                 .actor(actor.user.id)
                 .from_addr(&client.addr)
-                .detail(format!(
-                    "users list as CSV; view: {}; {sent} row(s){ending}",
-                    if described.is_empty() {
-                        "everyone"
-                    } else {
-                        described
-                    },
-                )),
+                .detail(format!("{what}{ending}")),
             self.now(),
         )
         .await?;
         tx.commit().await?;
-        streamed.map(|()| sent)
+        Ok(())
     }
 }
