@@ -258,20 +258,21 @@ impl Tessera {
             .ok_or_else(|| CoreError::Internal("session without organisation".into()))?;
         let user = accounts::user_by_id(&mut conn, session.user_id).await?;
         let alive = session.is_alive(Lifetimes::from(&organisation), now);
-        drop(conn);
         let Some(user) = user.filter(|u| u.active && alive) else {
+            drop(conn);
             let mut tx = self.db.write().await?;
             session::delete(&mut tx, &session.id_hash).await?;
             tx.commit().await?;
             return Ok(None);
         };
-        let mut session = session;
+        // On the same connection: one more small read, only while the policy requires.
         let standing = if matches!(session.state, SessionState::Full | SessionState::NeedsSetup) {
-            let mut conn = self.db.pool().acquire().await?;
             crate::policy::standing_of(&mut conn, &organisation.policy, &user, now).await?
         } else {
             Standing::NotRequired
         };
+        drop(conn);
+        let mut session = session;
         // A session let in by the password alone under a grace period or an exception
         // whose time is up: from this request on, the setup wizard if the person must set
         // up, else (an exception ended, and the methods on record satisfy the policy) it
