@@ -23,18 +23,41 @@ use crate::CoreResult;
 const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn of(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    fn migrations(self) -> &'static sqlx::migrate::Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
 }
 
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
-    /// Whose turn it is to write (SQLite).
-    writer: Arc<Semaphore>,
+    /// Whose turn it is to write (SQLite; PostgreSQL writers only wait for the rows they
+    /// lock).
+    writer: Option<Arc<Semaphore>>,
     /// What every write transaction seals audit records with.
     audit_key: Option<Arc<ChainKey>>,
 }
@@ -43,7 +66,7 @@ pub struct Db {
 /// back). On SQLite it holds the process's write turn until then.
 pub struct Tx {
     inner: Transaction<'static, Any>,
-    _turn: OwnedSemaphorePermit,
+    _turn: Option<OwnedSemaphorePermit>,
     audit_key: Option<Arc<ChainKey>>,
 }
 
@@ -73,15 +96,14 @@ impl DerefMut for Tx {
 
 impl Db {
     /// Connects, and for SQLite creates the file (and its folder) if missing. Runs the
-    /// migrations of the backend.
+    /// migrations of the backend (on PostgreSQL under an advisory lock, so instances that
+    /// start together migrate once).
     pub async fn connect(url: &str) -> CoreResult<Db> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            return Err(crate::CoreError::Internal(format!(
-                "unsupported database URL (expected sqlite:…): {url}"
-            )));
+        let Some(backend) = Backend::of(url) else {
+            return Err(crate::CoreError::Internal(
+                "unsupported database URL (expected sqlite:… or postgres://…)".into(),
+            ));
         };
         if let Some(path) = sqlite_path(url) {
             if let Some(parent) = std::path::Path::new(&path).parent() {
@@ -98,7 +120,10 @@ impl Db {
             url.to_string()
         };
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -117,7 +142,7 @@ impl Db {
         let db = Db {
             pool,
             backend,
-            writer: Arc::new(Semaphore::new(1)),
+            writer: (backend == Backend::Sqlite).then(|| Arc::new(Semaphore::new(1))),
             audit_key: None,
         };
         db.migrate().await?;
@@ -125,12 +150,19 @@ impl Db {
     }
 
     async fn migrate(&self) -> CoreResult<()> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS
-                .run(&self.pool)
-                .await
-                .map_err(|e| crate::CoreError::Internal(format!("migration failed: {e}"))),
-        }
+        // sqlx's migrator holds `pg_advisory_lock` on PostgreSQL while it runs.
+        self.backend
+            .migrations()
+            .run(&self.pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::migrate::MigrateError::Execute(e) => crate::CoreError::from(e),
+                other => crate::CoreError::Internal(format!("migration failed: {other}")),
+            })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Gives the key audit records are sealed with (derived from the server key); a write
@@ -146,17 +178,28 @@ impl Db {
 
     /// A write transaction. On SQLite it waits for the process's write turn, then takes
     /// the database's write lock up front (so two writers never deadlock upgrading a read
-    /// lock; the busy timeout covers writers in other processes, like the CLI).
+    /// lock; the busy timeout covers writers in other processes, like the CLI). On
+    /// PostgreSQL it is READ COMMITTED: every check-then-act decision is one conditional
+    /// statement, or is read after taking the lock of the row it depends on (each statement
+    /// then sees what committed before the lock was granted).
     pub async fn write(&self) -> CoreResult<Tx> {
-        // Bounded like SQLite's own busy timeout: if the database cannot take writes
-        // (another process holds its lock), the queue answers "unavailable" instead of
-        // making the n-th writer wait n busy timeouts.
-        let turn = tokio::time::timeout(WRITE_QUEUE_TIMEOUT, self.writer.clone().acquire_owned())
-            .await
-            .map_err(|_| crate::CoreError::Unavailable("the write queue did not move".into()))?
-            .map_err(|_| crate::CoreError::Unavailable("the database is closing".into()))?;
+        let turn = match &self.writer {
+            // Bounded like SQLite's own busy timeout: if the database cannot take writes
+            // (another process holds its lock), the queue answers "unavailable" instead of
+            // making the n-th writer wait n busy timeouts.
+            Some(writer) => Some(
+                tokio::time::timeout(WRITE_QUEUE_TIMEOUT, writer.clone().acquire_owned())
+                    .await
+                    .map_err(|_| {
+                        crate::CoreError::Unavailable("the write queue did not move".into())
+                    })?
+                    .map_err(|_| crate::CoreError::Unavailable("the database is closing".into()))?,
+            ),
+            None => None,
+        };
         let inner = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
         };
         Ok(Tx {
             inner,
@@ -168,6 +211,13 @@ impl Db {
     /// An online, consistent copy of the database into `to` (SQLite's `VACUUM INTO`: one
     /// read transaction, so writers carry on meanwhile). Refuses a file that exists.
     pub async fn backup_to(&self, to: &std::path::Path) -> CoreResult<()> {
+        if self.backend != Backend::Sqlite {
+            return Err(crate::CoreError::invalid(
+                "to",
+                "tessera backup copies a SQLite database; for PostgreSQL use pg_dump \
+                 (see the README).",
+            ));
+        }
         if to.exists() {
             return Err(crate::CoreError::invalid(
                 "to",
@@ -195,9 +245,7 @@ impl Db {
     /// Whether the database answers and holds every migration this build knows: what
     /// `/readyz` reports. One small query.
     pub async fn ready(&self) -> bool {
-        let newest = match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.iter().map(|m| m.version).max(),
-        };
+        let newest = self.backend.migrations().iter().map(|m| m.version).max();
         let applied: Result<Option<i64>, _> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
                 .fetch_one(&self.pool)

@@ -353,7 +353,7 @@ impl Sql {
 
 /// The columns of a row, with its methods counted for it.
 const ROW_COLUMNS: &str = "id, email, display_name, name_key, role, active, \
-     password_hash IS NULL AS pending, two_factor_enabled, created_at, last_sign_in_at, \
+     CASE WHEN password_hash IS NULL THEN 1 ELSE 0 END AS pending, two_factor_enabled, created_at, last_sign_in_at, \
      last_reminded_at, first_sign_in_at, \
      (SELECT until FROM two_step_exceptions e WHERE e.user_id = users.id) AS exception_until, \
      (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = users.id) AS passkeys, \

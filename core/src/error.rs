@@ -68,7 +68,7 @@ impl From<sqlx::Error> for CoreError {
                 CoreError::Unavailable(e.to_string())
             }
             sqlx::Error::RowNotFound => CoreError::NotFound,
-            sqlx::Error::Database(ref db) if storage_unavailable(db.code().as_deref()) => {
+            sqlx::Error::Database(ref db) if storage_unavailable(db.as_ref()) => {
                 CoreError::Unavailable(e.to_string())
             }
             other => CoreError::Internal(other.to_string()),
@@ -76,10 +76,35 @@ impl From<sqlx::Error> for CoreError {
     }
 }
 
-/// SQLite result codes that mean "the database cannot be used right now" rather than "this
-/// statement is wrong": busy/locked past the busy timeout, read-only, I/O error, disk full,
-/// cannot open. Extended codes carry the primary code in their low byte.
-fn storage_unavailable(code: Option<&str>) -> bool {
+/// Whether a database error means "the database cannot be used right now" rather than
+/// "this statement is wrong": the request fails closed with 503 and changes nothing.
+fn storage_unavailable(e: &dyn sqlx::error::DatabaseError) -> bool {
+    let code = e.code();
+    if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        postgres_unavailable(code.as_deref())
+    } else {
+        sqlite_unavailable(code.as_deref())
+    }
+}
+
+/// PostgreSQL SQLSTATEs of that kind: connection trouble (class 08), out of resources
+/// (class 53: too many connections, disk full, out of memory), shutting down or starting
+/// (57P01–57P03), a read-only server (25006, a standby), and the two a transaction meets
+/// by bad luck rather than bad input: serialization failure and deadlock (40001, 40P01),
+/// answered "try again".
+fn postgres_unavailable(code: Option<&str>) -> bool {
+    code.is_some_and(|c| {
+        c.starts_with("08")
+            || c.starts_with("53")
+            || matches!(c, "57P01" | "57P02" | "57P03" | "25006" | "40001" | "40P01")
+    })
+}
+
+/// SQLite result codes of that kind: busy/locked past the busy timeout, read-only, I/O
+/// error, disk full, cannot open. Extended codes carry the primary code in their low byte.
+fn sqlite_unavailable(code: Option<&str>) -> bool {
     const BUSY: i64 = 5;
     const LOCKED: i64 = 6;
     const READONLY: i64 = 8;
@@ -97,10 +122,30 @@ mod tests {
     #[test]
     fn sqlite_codes_that_mean_unavailable() {
         for code in ["5", "517", "6", "8", "10", "3850", "13", "14"] {
-            assert!(super::storage_unavailable(Some(code)), "{code}");
+            assert!(super::sqlite_unavailable(Some(code)), "{code}");
         }
         for code in [None, Some("19"), Some("2067"), Some("1"), Some("23505")] {
-            assert!(!super::storage_unavailable(code), "{code:?}");
+            assert!(!super::sqlite_unavailable(code), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn postgres_states_that_mean_unavailable() {
+        for code in [
+            "08006", "08001", "53300", "53100", "57P01", "57P03", "25006", "40001", "40P01",
+        ] {
+            assert!(super::postgres_unavailable(Some(code)), "{code}");
+        }
+        // Unique and check violations, a syntax error, a missing table: the statement's
+        // fault, not the database's.
+        for code in [
+            None,
+            Some("23505"),
+            Some("23514"),
+            Some("42601"),
+            Some("42P01"),
+        ] {
+            assert!(!super::postgres_unavailable(code), "{code:?}");
         }
     }
 }

@@ -58,6 +58,11 @@ impl ServerKey {
         Ok(ServerKey(key))
     }
 
+    /// The key as base64: what `TESSERA_SECRET_KEY` takes.
+    pub fn to_base64(&self) -> String {
+        b64().encode(self.0)
+    }
+
     /// Reads the key file, or creates it (readable by the owner only) if missing.
     pub fn load_or_create(path: &Path) -> CoreResult<Self> {
         match std::fs::read_to_string(path) {

@@ -16,17 +16,61 @@ fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Issues a fresh token (older unused ones stay valid until they expire).
-pub async fn issue(conn: &mut AnyConnection, now: UnixTime) -> CoreResult<String> {
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+/// What first-run setup has to say at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupLink {
+    /// A new token: print it.
+    Issued(String),
+    /// Another start (this instance's earlier one, or another instance) issued one at this
+    /// time, and it is still unused and valid.
+    Waiting { issued_at: UnixTime },
+}
+
+/// Issues a token unless a valid unused one is waiting (an expired one is dropped first).
+/// One conditional insert against the "one waiting" unique index decides, so instances
+/// racing on an empty database issue one between them.
+pub async fn issue(conn: &mut AnyConnection, now: UnixTime) -> CoreResult<SetupLink> {
+    sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL AND created_at <= $1")
+        .bind(now - SETUP_TOKEN_LIFETIME_SECS)
+        .execute(&mut *conn)
+        .await?;
+    let token = new_token();
+    let inserted = sqlx::query(
+        "INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(hash(&token))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if crate::db::changed_one(&inserted) {
+        return Ok(SetupLink::Issued(token));
+    }
+    let issued_at: i64 =
+        sqlx::query_scalar("SELECT created_at FROM setup_tokens WHERE used_at IS NULL")
+            .fetch_one(conn)
+            .await?;
+    Ok(SetupLink::Waiting { issued_at })
+}
+
+/// A new token in place of any waiting one (`tessera setup-link`, when the printed link is
+/// lost).
+pub async fn replace(conn: &mut AnyConnection, now: UnixTime) -> CoreResult<String> {
+    sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
+        .execute(&mut *conn)
+        .await?;
+    let token = new_token();
     sqlx::query("INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2)")
         .bind(hash(&token))
         .bind(now)
         .execute(conn)
         .await?;
     Ok(token)
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Marks the token used; fails if it is unknown, used or expired. Call inside the

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use app::ssr::WebSettings;
 use leptos::config::LeptosOptions;
+use tessera_core::db::Backend;
 use tessera_core::mail::{Mailbox, Transport};
 use tessera_core::password::HashCost;
 use tessera_core::secret_box::ServerKey;
@@ -128,16 +129,23 @@ impl Settings {
             .mail_from
             .parse()
             .with_context(|| format!("TESSERA_MAIL_FROM is not an address: {}", self.mail_from))?;
-        let server_key = match &self.secret_key {
-            Some(key) => ServerKey::from_base64(key),
-            None => ServerKey::load_or_create(&self.data_dir.join("secret.key")),
+        let database_url = self.database_url();
+        let server_key = match (&self.secret_key, Backend::of(&database_url)) {
+            (Some(key), _) => ServerKey::from_base64(key),
+            (None, Some(Backend::Postgres)) => bail!(
+                "TESSERA_SECRET_KEY must be set when the database is PostgreSQL: every \
+                 instance needs the same key to open the authenticator keys the others \
+                 sealed, so none may make up its own. Generate one with `tessera secret-key` \
+                 and give the same value to every instance."
+            ),
+            (None, _) => ServerKey::load_or_create(&self.data_dir.join("secret.key")),
         }
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(ServerConfig {
             core: TesseraConfig {
                 server_key,
                 public_origin: web.public_origin.clone(),
-                database_url: self.database_url(),
+                database_url,
                 hash_cost: HashCost::standard(),
                 max_concurrent_hashes: std::thread::available_parallelism()
                     .map(|n| n.get() * 2)

@@ -19,6 +19,7 @@ use app::{shell, App};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tessera_core::setup::SetupLink;
 use tessera_core::{Clock, Tessera};
 use tokio::net::TcpListener;
 
@@ -204,14 +205,23 @@ async fn first_run(tessera: &Tessera, config: &ServerConfig) -> anyhow::Result<O
         }
         return Ok(None);
     }
-    let token = tessera.issue_setup_token().await?;
-    if let Some(token) = &token {
-        println!(
-            "\n  Tessera is not set up yet. Open this one-time link to create your organisation\n  and its first administrator (valid 24 hours):\n\n    {}/setup?token={token}\n",
-            config.web.public_origin
-        );
+    match tessera.issue_setup_token().await? {
+        Some(SetupLink::Issued(token)) => {
+            println!(
+                "\n  Tessera is not set up yet. Open this one-time link to create your organisation\n  and its first administrator (valid 24 hours):\n\n    {}/setup?token={token}\n",
+                config.web.public_origin
+            );
+            Ok(Some(token))
+        }
+        Some(SetupLink::Waiting { issued_at }) => {
+            println!(
+                "\n  Tessera is not set up yet. The one-time setup link printed at {} (by this or\n  another instance) is still valid. Lost it? `tessera setup-link` prints a new one.\n",
+                tessera_core::clock::format_utc(issued_at)
+            );
+            Ok(None)
+        }
+        None => Ok(None),
     }
-    Ok(token)
 }
 
 fn print_demo_hint(web: &WebSettings) {

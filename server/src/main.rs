@@ -52,6 +52,12 @@ enum Command {
     /// beside it as `….before-restore`; every session ends, the restore is audited and
     /// every admin told.
     Restore { file: std::path::PathBuf },
+    /// Before the organisation is set up: print a new one-time setup link in place of the
+    /// one printed at start-up.
+    SetupLink,
+    /// Print a new random server key (base64) for TESSERA_SECRET_KEY: what several
+    /// instances on one PostgreSQL database share. Keep it with your backups.
+    SecretKey,
     /// Where and from what this binary was compiled (the build checks it).
     #[command(hide = true)]
     BuildInfo,
@@ -192,6 +198,27 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit(cmd) => audit(&cli.settings, cmd).await,
         Command::Backup { to } => backup(&cli.settings, &to).await,
         Command::Restore { file } => restore(&cli.settings, &file).await,
+        Command::SetupLink => {
+            let config = cli.settings.build(false)?;
+            let tessera = Tessera::open(&config.core, Arc::new(SystemClock)).await?;
+            match tessera.replace_setup_token().await? {
+                Some(token) => println!(
+                    "Open this one-time link to create your organisation and its first \
+                     administrator (valid 24 hours; any earlier link no longer works):\n\n    \
+                     {}/setup?token={token}",
+                    config.web.public_origin
+                ),
+                None => anyhow::bail!("the organisation is set up already"),
+            }
+            Ok(())
+        }
+        Command::SecretKey => {
+            println!(
+                "{}",
+                tessera_core::secret_box::ServerKey::generate().to_base64()
+            );
+            Ok(())
+        }
         Command::BuildInfo => {
             // `cargo xtask` compares this with the checkout it builds, so a binary left in a
             // shared target folder by another checkout is never run as this one.

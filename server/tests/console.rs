@@ -656,7 +656,8 @@ async fn the_users_list_filters_searches_sorts_and_pages_without_losing_a_row() 
     // Every user as SQL sees them, to compare with: (email, name_key, two-step on,
     // active, pending, role).
     let all: Vec<(String, String, i64, i64, i64, String)> = sqlx::query_as(
-        "SELECT email, name_key, two_factor_enabled, active, password_hash IS NULL, role FROM users",
+        "SELECT email, name_key, two_factor_enabled, active, \
+         CASE WHEN password_hash IS NULL THEN 1 ELSE 0 END, role FROM users",
     )
     .fetch_all(pool)
     .await

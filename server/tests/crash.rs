@@ -1,5 +1,5 @@
 //! Kill -9 during state changes. The real `tessera` binary runs as a child process on a
-//! SQLite file; requests that change state (new backup codes, a backup-code sign-in) are
+//! SQLite file (or, in the suite's PostgreSQL pass, a PostgreSQL database); requests that change state (new backup codes, a backup-code sign-in) are
 //! sent and the process is killed at a random moment while they run. After each kill the
 //! database must hold one whole state: each change's rows, its audit record, its mail and
 //! the session it grants together, or none of them.
@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,11 +28,32 @@ impl Drop for Server {
     }
 }
 
-/// The binary, started on `dir` and `port`.
-fn start(dir: &Path, port: u16) -> Server {
+/// Where the binary keeps its state: a data folder, and the database in it (SQLite) or
+/// on the suite's PostgreSQL server, with the key every start shares.
+struct Place {
+    dir: tempfile::TempDir,
+    url: String,
+    key: String,
+}
+
+impl Place {
+    fn new() -> Place {
+        let dir = tempfile::tempdir().unwrap();
+        let url = common::postgres::database_from_env()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("tessera.db").display()));
+        let key = tessera_core::secret_box::ServerKey::generate().to_base64();
+        Place { dir, url, key }
+    }
+}
+
+/// The binary, started on `place` and `port`.
+fn start(place: &Place, port: u16) -> Server {
+    let dir = place.dir.path();
     let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["serve", "--demo"])
         .env("TESSERA_DATA_DIR", dir)
+        .env("TESSERA_DATABASE_URL", &place.url)
+        .env("TESSERA_SECRET_KEY", &place.key)
         .env("TESSERA_LEPTOS_CONFIG", "../Leptos.toml")
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("LEPTOS_SITE_ROOT", dir.join("site"))
@@ -120,10 +140,9 @@ async fn count(db: &mut sqlx::AnyConnection, sql: &'static str) -> i64 {
 /// What must agree after any crash: what one transaction writes together. (The demo's
 /// crowd has codes of its own; the counts of codes are the staff member's.) Returns how
 /// many sets of codes were made and how many codes were used, so far.
-async fn assert_whole(dir: &Path) -> (i64, i64) {
+async fn assert_whole(place: &Place) -> (i64, i64) {
     sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{}", dir.join("tessera.db").display());
-    let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let mut db = sqlx::AnyConnection::connect(&place.url).await.unwrap();
     assert_eq!(
         count(&mut db, "SELECT COUNT(*) FROM backup_codes WHERE user_id = (SELECT id FROM users WHERE email = 'nurse.jones@riverside.example')").await,
         10,
@@ -186,7 +205,7 @@ async fn assert_whole(dir: &Path) -> (i64, i64) {
 
 #[tokio::test]
 async fn killed_mid_change_the_database_holds_one_whole_state() {
-    let dir = tempfile::tempdir().unwrap();
+    let place = Place::new();
     let port = free_port();
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -196,7 +215,7 @@ async fn killed_mid_change_the_database_holds_one_whole_state() {
     let mut delays = Delays(seed);
 
     // Set up an authenticator app: the first factor issues ten codes.
-    let mut server = start(dir.path(), port);
+    let mut server = start(&place, port);
     let full = sign_in(port).await;
     let (_, setup, _) = call(
         port,
@@ -219,7 +238,7 @@ async fn killed_mid_change_the_database_holds_one_whole_state() {
     )
     .await;
     assert_eq!(status, 200, "{added}");
-    assert_whole(dir.path()).await;
+    assert_whole(&place).await;
 
     // How long each change takes when left alone, so the kills can be aimed at its end,
     // where the transaction runs.
@@ -235,7 +254,7 @@ async fn killed_mid_change_the_database_holds_one_whole_state() {
     assert_eq!(call(port, Some(&half), "second_step", args).await.0, 200);
     let redeem_ms = started.elapsed().as_millis() as u64;
     println!("undisturbed: new codes {regenerate_ms} ms, backup-code sign-in {redeem_ms} ms");
-    let (mut made, mut used) = assert_whole(dir.path()).await;
+    let (mut made, mut used) = assert_whole(&place).await;
 
     let (mut committed, mut not_committed) = (0, 0);
     for round in 0..8 {
@@ -251,9 +270,9 @@ async fn killed_mid_change_the_database_holds_one_whole_state() {
         tokio::time::sleep(Duration::from_millis(delay)).await;
         kill(server);
         let (status, body, _) = regenerate.await.unwrap();
-        let done = assert_whole(dir.path()).await.0 > made;
+        let done = assert_whole(&place).await.0 > made;
         println!("round {round}: new codes, killed after {delay} ms, answered {status}, committed: {done}");
-        server = start(dir.path(), port);
+        server = start(&place, port);
         if status == 200 {
             unused = strings(&body);
         } else if done || unused.len() < 3 {
@@ -276,14 +295,14 @@ async fn killed_mid_change_the_database_holds_one_whole_state() {
         tokio::time::sleep(Duration::from_millis(delay)).await;
         kill(server);
         let (status, _, _) = redeem.await.unwrap();
-        let done = assert_whole(dir.path()).await.1 > used;
+        let done = assert_whole(&place).await.1 > used;
         if done {
             committed += 1
         } else {
             not_committed += 1
         }
         println!("round {round}: backup-code sign-in, killed after {delay} ms, answered {status}, committed: {done}");
-        server = start(dir.path(), port);
+        server = start(&place, port);
 
         // After the crash an unused code still signs in (which also clears the failure
         // counted for a sign-in that died before it finished).
@@ -291,7 +310,7 @@ async fn killed_mid_change_the_database_holds_one_whole_state() {
         let args = json!({"method": "backup_code", "code": unused.remove(0)});
         let (status, body, _) = call(port, Some(&half), "second_step", args).await;
         assert_eq!(status, 200, "a code still works after the crash: {body}");
-        (made, used) = assert_whole(dir.path()).await;
+        (made, used) = assert_whole(&place).await;
     }
     println!("backup-code sign-ins killed: {committed} had committed, {not_committed} had not");
     kill(server);

@@ -493,7 +493,18 @@ async fn a_counter_that_goes_backwards_is_refused_audited_and_mailed() {
     );
 
     // The original has signed 1000 times elsewhere; this copy still counts from where it was.
-    sqlx::query("UPDATE passkeys SET passkey = json_set(passkey, '$.cred.counter', 1000)")
+    let (set, get) = if app.on_postgres() {
+        (
+            "UPDATE passkeys SET passkey = jsonb_set(passkey::jsonb, '{cred,counter}', '1000')::text",
+            "SELECT (passkey::jsonb #>> '{cred,counter}')::bigint FROM passkeys",
+        )
+    } else {
+        (
+            "UPDATE passkeys SET passkey = json_set(passkey, '$.cred.counter', 1000)",
+            "SELECT json_extract(passkey, '$.cred.counter') FROM passkeys",
+        )
+    };
+    sqlx::query(set)
         .execute(app.running().tessera.db().pool())
         .await
         .unwrap();
@@ -511,11 +522,10 @@ async fn a_counter_that_goes_backwards_is_refused_audited_and_mailed() {
         app.audit_kinds().await.last().map(String::as_str),
         Some("passkey_possibly_cloned")
     );
-    let counter: i64 =
-        sqlx::query_scalar("SELECT json_extract(passkey, '$.cred.counter') FROM passkeys")
-            .fetch_one(app.running().tessera.db().pool())
-            .await
-            .unwrap();
+    let counter: i64 = sqlx::query_scalar(get)
+        .fetch_one(app.running().tessera.db().pool())
+        .await
+        .unwrap();
     assert_eq!(counter, 1000, "the stored counter is not moved back");
     app.wait_for_mail(&["\"Clinic YubiKey\"", "may have been copied", STAFF])
         .await;

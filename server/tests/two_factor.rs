@@ -818,6 +818,16 @@ async fn no_secret_is_kept_in_clear_in_the_database_or_the_mail() {
         secrets.push(code.replace('-', ""));
     }
     let mut stored = Vec::new();
+    if let Some(url) = &app.postgres {
+        // Everything the database holds, as pg_dump writes it out.
+        let bin = common::postgres::bin_dir().unwrap();
+        let out = std::process::Command::new(bin.join("pg_dump"))
+            .arg(url)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        stored = out.stdout;
+    }
     for file in ["tessera.db", "tessera.db-wal"] {
         if let Ok(bytes) = std::fs::read(app.dir.path().join(file)) {
             stored.extend(bytes);

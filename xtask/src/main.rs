@@ -7,13 +7,19 @@
 //! It installs what a fresh machine lacks, and says what it is doing while it does.
 //!
 //!   cargo xtask run [--dev]     build and run Tessera with demo data on localhost:3000
-//!   cargo xtask test            every check: fmt, clippy, unit, integration, browser
+//!   cargo xtask test            every check: fmt, clippy, unit, integration (on SQLite,
+//!                               then on a throwaway PostgreSQL), browser
+//!   cargo xtask test-postgres   only the integration suite, on a throwaway PostgreSQL
 //!   cargo xtask build [--release]
 //!   cargo xtask bench [signin|second-factor|console|pages]
 //!                               benchmarks that print numbers (all of them, or one)
 
 mod bench;
 mod checkout;
+// The tests' throwaway cluster (xtask uses part of it: start and stop).
+#[allow(dead_code)]
+#[path = "../../server/tests/common/postgres.rs"]
+mod postgres;
 mod site;
 mod tools;
 
@@ -21,7 +27,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context as _, Result};
 
-const USAGE: &str = "usage: cargo xtask run [--dev] | test | e2e | build [--release] | bench [signin|second-factor|console|pages]";
+const USAGE: &str = "usage: cargo xtask run [--dev] | test | test-postgres | e2e | build [--release] | bench [signin|second-factor|console|pages]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +53,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         Some("run") => run(!flag("--dev")),
         Some("build") => build(flag("--release")),
         Some("test") => test(),
+        Some("test-postgres") => test_postgres(),
         Some("e2e") => e2e(),
         Some("bench") => bench::run(args.get(1).map(String::as_str)),
         _ => bail!("{USAGE}"),
@@ -144,8 +151,23 @@ fn test() -> Result<()> {
         "--features",
         "app/ssr",
     ]))?;
+    test_postgres()?;
 
     e2e()
+}
+
+/// The server's integration suite again, every test on its own database of a throwaway
+/// PostgreSQL cluster that this command starts (and stops, pass or fail).
+fn test_postgres() -> Result<()> {
+    tools::ensure_postgres()?;
+    step("Integration tests on PostgreSQL (a throwaway cluster in a temporary folder)");
+    let cluster = postgres::Cluster::start().map_err(anyhow::Error::msg)?;
+    println!("PostgreSQL on 127.0.0.1:{}", cluster.port);
+    let result = sh(Command::new("cargo")
+        .args(["test", "-p", "server", "--features", "app/ssr", "--tests"])
+        .env("TESSERA_TEST_POSTGRES", cluster.url("postgres")));
+    drop(cluster);
+    result
 }
 
 /// Builds the site once (debug, with the server's test clock), serves it on a fresh

@@ -119,6 +119,16 @@ pub fn ensure_end2end_packages() -> Result<()> {
 }
 
 /// The SMTP test talks to a real SMTP server: Python's aiosmtpd, started by the test.
+/// Debian's PostgreSQL server programs, for the suite's PostgreSQL pass (the tests run
+/// their own throwaway clusters; the package's system service is not used).
+pub fn ensure_postgres() -> Result<()> {
+    if crate::postgres::bin_dir().is_some() {
+        return Ok(());
+    }
+    step("Installing Debian's PostgreSQL for the PostgreSQL tests (apt-get install postgresql)");
+    apt_install(&["postgresql"])
+}
+
 pub fn ensure_aiosmtpd() -> Result<()> {
     if succeeds(Command::new("python3").args(["-c", "import aiosmtpd"])) {
         return Ok(());

@@ -6,16 +6,30 @@ use uuid::Uuid;
 use super::{ClientInfo, Tessera};
 use crate::accounts::{self, Email, NewUser, Role};
 use crate::audit::{self, AuditEvent, AuditKind};
+use crate::setup::SetupLink;
 use crate::{password, setup, CoreError, CoreResult};
 
 impl Tessera {
-    /// A one-time setup token, or `None` when the organisation already exists.
-    pub async fn issue_setup_token(&self) -> CoreResult<Option<String>> {
+    /// A one-time setup token (or word of the one waiting), or `None` when the
+    /// organisation already exists.
+    pub async fn issue_setup_token(&self) -> CoreResult<Option<SetupLink>> {
         let mut tx = self.db.write().await?;
         if accounts::organisation(&mut tx).await?.is_some() {
             return Ok(None);
         }
-        let token = setup::issue(&mut tx, self.now()).await?;
+        let link = setup::issue(&mut tx, self.now()).await?;
+        tx.commit().await?;
+        Ok(Some(link))
+    }
+
+    /// A new setup token in place of the waiting one; `None` when the organisation
+    /// already exists.
+    pub async fn replace_setup_token(&self) -> CoreResult<Option<String>> {
+        let mut tx = self.db.write().await?;
+        if accounts::organisation(&mut tx).await?.is_some() {
+            return Ok(None);
+        }
+        let token = setup::replace(&mut tx, self.now()).await?;
         tx.commit().await?;
         Ok(Some(token))
     }

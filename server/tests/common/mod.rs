@@ -1,5 +1,9 @@
-//! `TestApp`: the real server on 127.0.0.1 with a fresh SQLite file, a clock the test
-//! moves, minimum-cost password hashing, and a cookie-jar client.
+//! `TestApp`: the real server on 127.0.0.1 with a fresh database, a clock the test moves,
+//! minimum-cost password hashing, and a cookie-jar client.
+//!
+//! The database is a SQLite file in the test's folder, or — when `TESSERA_TEST_POSTGRES`
+//! names a PostgreSQL server (`cargo xtask test` starts a throwaway one for the suite's
+//! second pass) — a new database on it: the same tests on both backends.
 
 #![allow(dead_code)] // each test binary uses its own part of this harness
 
@@ -7,6 +11,7 @@ pub mod console;
 pub mod factors;
 pub mod hand_key;
 mod net;
+pub mod postgres;
 
 pub use net::free_port;
 
@@ -36,6 +41,8 @@ pub struct TestApp {
     pub transport: Transport,
     /// Kept across restarts, as the key file would be.
     pub server_key: tessera_core::secret_box::ServerKey,
+    /// The PostgreSQL database this app runs on; `None`: SQLite in `dir`.
+    pub postgres: Option<String>,
 }
 
 impl TestApp {
@@ -54,6 +61,13 @@ impl TestApp {
     }
 
     async fn start_with(demo: bool, transport: Option<Transport>) -> TestApp {
+        // The server's log, when RUST_LOG asks for it (debugging a failing test).
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let transport = transport.unwrap_or_else(|| Transport::Folder(dir.path().join("outbox")));
@@ -66,6 +80,7 @@ impl TestApp {
             demo,
             transport,
             server_key: tessera_core::secret_box::ServerKey::generate(),
+            postgres: postgres::database_from_env(),
         };
         app.boot().await;
         app
@@ -78,9 +93,18 @@ impl TestApp {
         config.core.max_concurrent_hashes = 4;
         config.mail.transport = self.transport.clone();
         config.mail.poll_every = std::time::Duration::from_millis(100);
+        if let Some(url) = &self.postgres {
+            config.core.database_url = url.clone();
+        }
         config
     }
 
+    /// Whether this app runs on PostgreSQL (the suite's second pass).
+    pub fn on_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// The SQLite file (tests that handle the file itself run on SQLite only).
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("tessera.db")
     }

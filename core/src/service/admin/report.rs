@@ -100,10 +100,10 @@ const HAS_APP: &str = "EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id 
 async fn counts_now(conn: &mut sqlx::AnyConnection) -> CoreResult<(i64, i64, i64, i64, i64)> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) AS in_scope, \
-                COALESCE(SUM(two_factor_enabled), 0) AS with_two_step, \
-                COALESCE(SUM(CASE WHEN {HAS_PASSKEY} AND NOT {HAS_APP} THEN 1 ELSE 0 END), 0) AS passkey_only, \
-                COALESCE(SUM(CASE WHEN {HAS_APP} AND NOT {HAS_PASSKEY} THEN 1 ELSE 0 END), 0) AS app_only, \
-                COALESCE(SUM(CASE WHEN {HAS_APP} AND {HAS_PASSKEY} THEN 1 ELSE 0 END), 0) AS both_methods \
+                CAST(COALESCE(SUM(two_factor_enabled), 0) AS BIGINT) AS with_two_step, \
+                CAST(COALESCE(SUM(CASE WHEN {HAS_PASSKEY} AND NOT {HAS_APP} THEN 1 ELSE 0 END), 0) AS BIGINT) AS passkey_only, \
+                CAST(COALESCE(SUM(CASE WHEN {HAS_APP} AND NOT {HAS_PASSKEY} THEN 1 ELSE 0 END), 0) AS BIGINT) AS app_only, \
+                CAST(COALESCE(SUM(CASE WHEN {HAS_APP} AND {HAS_PASSKEY} THEN 1 ELSE 0 END), 0) AS BIGINT) AS both_methods \
          FROM users WHERE {IN_SCOPE}"
     )))
     .fetch_one(conn)
@@ -220,7 +220,7 @@ impl Tessera {
         let mut conn = self.db.pool().acquire().await?;
         let (in_scope, with_two_step, passkey_only, app_only, both) = counts_now(&mut conn).await?;
         let by_role = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT role, COUNT(*) AS in_scope, COALESCE(SUM(two_factor_enabled), 0) AS on_count \
+            "SELECT role, COUNT(*) AS in_scope, CAST(COALESCE(SUM(two_factor_enabled), 0) AS BIGINT) AS on_count \
              FROM users WHERE {IN_SCOPE} GROUP BY role ORDER BY role"
         )))
         .fetch_all(&mut *conn)

@@ -227,10 +227,10 @@ async fn count_unsatisfied(
 ) -> CoreResult<Unsatisfied> {
     use sqlx::Row as _;
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT COALESCE(SUM(CASE WHEN NOT excused AND two_factor_enabled = 0 THEN 1 ELSE 0 END), 0) AS no_method, \
-                COALESCE(SUM(CASE WHEN NOT excused AND two_factor_enabled = 1 AND role = 'admin' THEN 1 ELSE 0 END), 0) AS admins, \
-                COALESCE(SUM(CASE WHEN NOT excused AND two_factor_enabled = 1 AND role <> 'admin' THEN 1 ELSE 0 END), 0) AS others, \
-                COALESCE(SUM(CASE WHEN excused THEN 1 ELSE 0 END), 0) AS exceptions \
+        "SELECT CAST(COALESCE(SUM(CASE WHEN NOT excused AND two_factor_enabled = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS no_method, \
+                CAST(COALESCE(SUM(CASE WHEN NOT excused AND two_factor_enabled = 1 AND role = 'admin' THEN 1 ELSE 0 END), 0) AS BIGINT) AS admins, \
+                CAST(COALESCE(SUM(CASE WHEN NOT excused AND two_factor_enabled = 1 AND role <> 'admin' THEN 1 ELSE 0 END), 0) AS BIGINT) AS others, \
+                CAST(COALESCE(SUM(CASE WHEN excused THEN 1 ELSE 0 END), 0) AS BIGINT) AS exceptions \
          FROM (SELECT two_factor_enabled, role, {excused} AS excused FROM users WHERE {unsatisfied}) u",
         excused = policy::excused_sql(policy, "$1"),
         unsatisfied = policy::unsatisfied_sql(policy),
