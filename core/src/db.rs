@@ -51,6 +51,15 @@ impl Backend {
     }
 }
 
+/// Locks on a decision rather than a row (see [`Tx::take`]); the values are PostgreSQL
+/// advisory-lock keys, chosen not to meet sqlx's migration lock.
+#[derive(Debug, Clone, Copy)]
+#[repr(i64)]
+pub enum SharedLock {
+    /// The outbox's sending rate, counted across every instance.
+    MailRate = 0x7465_7373_0001,
+}
+
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
@@ -66,6 +75,7 @@ pub struct Db {
 /// back). On SQLite it holds the process's write turn until then.
 pub struct Tx {
     inner: Transaction<'static, Any>,
+    backend: Backend,
     _turn: Option<OwnedSemaphorePermit>,
     audit_key: Option<Arc<ChainKey>>,
 }
@@ -73,6 +83,20 @@ pub struct Tx {
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.inner.commit().await
+    }
+
+    /// Makes this transaction the only one holding `lock` until it ends: for decisions
+    /// that rest on many rows rather than one (e.g. "how much mail went out in the last
+    /// minute?"). SQLite's writers take turns anyway; PostgreSQL takes a
+    /// transaction-scoped advisory lock.
+    pub async fn take(&mut self, lock: SharedLock) -> CoreResult<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(lock as i64)
+                .execute(&mut *self.inner)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The key audit records written in this transaction are sealed with.
@@ -199,10 +223,17 @@ impl Db {
         };
         let inner = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            // Named, not left to the server's default_transaction_isolation: the row
+            // locks above rely on each statement seeing what committed before it.
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    .await?
+            }
         };
         Ok(Tx {
             inner,
+            backend: self.backend,
             _turn: turn,
             audit_key: self.audit_key.clone(),
         })

@@ -71,6 +71,17 @@ impl From<sqlx::Error> for CoreError {
             sqlx::Error::Database(ref db) if storage_unavailable(db.as_ref()) => {
                 CoreError::Unavailable(e.to_string())
             }
+            // Checked first and then taken at the same moment by another request (an
+            // address, a link): the unique index refused the second, which changed nothing.
+            sqlx::Error::Database(ref db)
+                if db.kind() == sqlx::error::ErrorKind::UniqueViolation =>
+            {
+                CoreError::Conflict(
+                    "Someone else made the same change at this moment; nothing was saved. \
+                     Please look again and retry."
+                        .into(),
+                )
+            }
             other => CoreError::Internal(other.to_string()),
         }
     }

@@ -19,6 +19,8 @@ use crate::{CoreError, CoreResult, UnixTime};
 /// How long a worker may hold a message before another may retry it.
 const LEASE_SECS: i64 = 120;
 const MAX_ATTEMPTS: i64 = 8;
+/// How often one claim looks again after another worker took the message it picked.
+const CLAIM_TRIES: usize = 4;
 
 /// A message to one person.
 #[derive(Debug, Clone)]
@@ -143,7 +145,10 @@ pub async fn drain_once(
 }
 
 /// Claims the oldest due message, unless the last minute's sending (sent, or claimed and
-/// being sent) already reached the rate; decided in the claim's own transaction.
+/// being sent) already reached the rate; decided in the claim's own transaction (under a
+/// lock every instance's worker takes, when there is a rate). The claim itself is
+/// conditional: when two workers pick the same message, one gets it and the other looks
+/// again.
 async fn claim_next(
     db: &Db,
     now: UnixTime,
@@ -151,6 +156,7 @@ async fn claim_next(
 ) -> CoreResult<Option<(i64, Mail)>> {
     let mut tx = db.write().await?;
     if let Some(limit) = per_minute {
+        tx.take(crate::db::SharedLock::MailRate).await?;
         let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at > $1")
             .bind(now - 60)
             .fetch_one(&mut *tx)
@@ -165,34 +171,44 @@ async fn claim_next(
             return Ok(None);
         }
     }
-    let row = sqlx::query(
-        "SELECT id, to_addr, subject, body FROM outbox \
-         WHERE sent_at IS NULL AND next_attempt_at <= $1 AND attempts < $2 \
-           AND (claimed_until IS NULL OR claimed_until < $1) \
-         ORDER BY bulk, id LIMIT 1",
-    )
-    .bind(now)
-    .bind(MAX_ATTEMPTS)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let id: i64 = row.try_get("id")?;
-    sqlx::query("UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id = $2")
+    for _ in 0..CLAIM_TRIES {
+        let row = sqlx::query(
+            "SELECT id, to_addr, subject, body FROM outbox \
+             WHERE sent_at IS NULL AND next_attempt_at <= $1 AND attempts < $2 \
+               AND (claimed_until IS NULL OR claimed_until < $1) \
+             ORDER BY bulk, id LIMIT 1",
+        )
+        .bind(now)
+        .bind(MAX_ATTEMPTS)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id: i64 = row.try_get("id")?;
+        let claimed = sqlx::query(
+            "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 \
+             WHERE id = $2 AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < $3)",
+        )
         .bind(now + LEASE_SECS)
         .bind(id)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    Ok(Some((
-        id,
-        Mail {
-            to: row.try_get("to_addr")?,
-            subject: row.try_get("subject")?,
-            body: row.try_get("body")?,
-        },
-    )))
+        if !crate::db::changed_one(&claimed) {
+            continue; // another worker claimed it first
+        }
+        tx.commit().await?;
+        return Ok(Some((
+            id,
+            Mail {
+                to: row.try_get("to_addr")?,
+                subject: row.try_get("subject")?,
+                body: row.try_get("body")?,
+            },
+        )));
+    }
+    Ok(None)
 }
 
 async fn deliver(

@@ -24,12 +24,16 @@ CREATE TABLE organisation (
     head_mailed_on          BIGINT
 );
 
+-- The columns the console sorts, pages and prefix-searches by compare bytewise (COLLATE
+-- "C"), as SQLite does, whatever the database's own collation: a locale's rules would skip
+-- punctuation ("o'b" finding "obama") and the search's upper bound (U+10FFFF) might not
+-- sort last.
 CREATE TABLE users (
-    id                  TEXT    PRIMARY KEY,           -- random UUID: the stable user handle
-    email               TEXT    NOT NULL UNIQUE,       -- normalised (trimmed, lower case)
+    id                  TEXT    COLLATE "C" PRIMARY KEY, -- random UUID: the stable user handle
+    email               TEXT    COLLATE "C" NOT NULL UNIQUE, -- normalised (trimmed, lower case)
     display_name        TEXT    NOT NULL,
     -- display_name in lower case (Unicode, computed by the application): sort and search
-    name_key            TEXT    NOT NULL,
+    name_key            TEXT    COLLATE "C" NOT NULL,
     role                TEXT    NOT NULL CHECK (role IN ('admin', 'helpdesk', 'auditor', 'staff')),
     active              BIGINT  NOT NULL DEFAULT 1,
     password_hash       TEXT,                          -- PHC string; NULL: no password yet

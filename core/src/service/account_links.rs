@@ -71,6 +71,8 @@ impl Tessera {
         let hash = self.hasher.hash(new_password).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
+        // The person's row first, then the link: the order every change to both takes.
+        accounts::lock_user(&mut tx, user.id).await?;
         links::take(&mut tx, token, Purpose::Invitation, now)
             .await?
             .map_err(|why| refused(why, Purpose::Invitation))?;
@@ -138,6 +140,8 @@ impl Tessera {
         let hash = self.hasher.hash(new_password).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
+        // The person's row first, then the link: the order every change to both takes.
+        accounts::lock_user(&mut tx, user.id).await?;
         links::take(&mut tx, token, Purpose::PasswordReset, now)
             .await?
             .map_err(|why| refused(why, Purpose::PasswordReset))?;
@@ -185,6 +189,8 @@ impl Tessera {
         let (_, user) = self.peek_link(token, Purpose::EmailChange).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
+        // The person's row first, then the link: the order every change to both takes.
+        accounts::lock_user(&mut tx, user.id).await?;
         let link = links::take(&mut tx, token, Purpose::EmailChange, now)
             .await?
             .map_err(|why| refused(why, Purpose::EmailChange))?;

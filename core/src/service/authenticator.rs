@@ -3,6 +3,7 @@
 
 use super::methods::{after_method_removed, factor_added, lock_methods, removal_is_last};
 use super::{event, Caller, ClientInfo, Tessera};
+use crate::accounts;
 use crate::audit::AuditKind;
 use crate::second_factor as store;
 use crate::session::SessionState;
@@ -81,6 +82,8 @@ impl Tessera {
 
         let now = self.now();
         let mut tx = self.db.write().await?;
+        // See `add_passkey`: additions and removals of one user's methods take turns.
+        accounts::lock_user(&mut tx, user.id).await?;
         store::confirm_totp(&mut tx, user.id, &sealed, step, now).await?;
         let added = factor_added(&mut tx, caller, codes, now).await?;
         let what = format!(

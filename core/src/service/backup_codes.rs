@@ -30,6 +30,19 @@ impl Tessera {
         let (plain, hashed) = self.hash_backup_codes().await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
+        // The user's row lock, taken only while two-step is still on: two replacements at
+        // once queue (the second deletes the first's set), and codes are never issued to
+        // someone whose last method was removed meanwhile.
+        let locked =
+            sqlx::query("UPDATE users SET role = role WHERE id = $1 AND two_factor_enabled = 1")
+                .bind(caller.user.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        if !crate::db::changed_one(&locked) {
+            return Err(CoreError::Conflict(
+                "Two-step authentication was turned off meanwhile, so no codes were made.".into(),
+            ));
+        }
         store::replace_backup_codes(&mut tx, caller.user.id, &hashed, now).await?;
         self.record_and_tell(
             tx,

@@ -118,6 +118,8 @@ impl Tessera {
         self.confirm_password(caller, password, client).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
+        // A method being added at this moment is either in (and removed here) or waits.
+        accounts::lock_user(&mut tx, caller.user.id).await?;
         store::delete_totp(&mut tx, caller.user.id).await?;
         store::delete_backup_codes(&mut tx, caller.user.id).await?;
         crate::passkeys::delete_all(&mut tx, caller.user.id).await?;

@@ -13,6 +13,7 @@ use webauthn_rs_proto::ResidentKeyRequirement;
 
 use super::methods::{after_method_removed, factor_added, lock_methods, removal_is_last};
 use super::{event, Caller, ClientInfo, FactorAdded, Tessera};
+use crate::accounts;
 use crate::audit::AuditKind;
 use crate::passkeys::{self as store, CeremonyKind, StoredPasskey};
 use crate::session::SessionState;
@@ -126,6 +127,9 @@ impl Tessera {
 
         let now = self.now();
         let mut tx = self.db.write().await?;
+        // Before anything is stored: a removal or a reset deciding about this user's
+        // methods at the same moment waits for this addition, or this one for it.
+        accounts::lock_user(&mut tx, user.id).await?;
         store::insert(
             &mut tx,
             user.id,

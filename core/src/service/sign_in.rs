@@ -219,6 +219,20 @@ impl Tessera {
             return Err(CoreError::InvalidCredentials);
         };
 
+        // The password was checked against the row as read before the transaction. Still
+        // the same password of an active account? Taking the row's lock only if so decides
+        // it: a reset, a password change or a disabling that committed meanwhile wins, and
+        // one that comes after waits for this sign-in (and then ends its session).
+        let current = sqlx::query(
+            "UPDATE users SET role = role WHERE id = $1 AND active = 1 AND password_hash = $2",
+        )
+        .bind(user.id.to_string())
+        .bind(stored.unwrap_or_default())
+        .execute(&mut *tx)
+        .await?;
+        if !crate::db::changed_one(&current) {
+            return Err(CoreError::InvalidCredentials);
+        }
         if let Verified::YesRehashed(new_hash) = &verified {
             accounts::set_password_hash(&mut tx, user.id, new_hash, now).await?;
         }

@@ -60,7 +60,20 @@ impl TestApp {
         Self::start_with(true, Some(transport)).await
     }
 
+    /// A server with the demo organisation on the PostgreSQL database `url`.
+    pub async fn demo_on_postgres(url: String) -> TestApp {
+        Self::start_on(true, None, Some(url)).await
+    }
+
     async fn start_with(demo: bool, transport: Option<Transport>) -> TestApp {
+        Self::start_on(demo, transport, postgres::database_from_env()).await
+    }
+
+    async fn start_on(
+        demo: bool,
+        transport: Option<Transport>,
+        postgres: Option<String>,
+    ) -> TestApp {
         // The server's log, when RUST_LOG asks for it (debugging a failing test).
         if std::env::var_os("RUST_LOG").is_some() {
             let _ = tracing_subscriber::fmt()
@@ -80,7 +93,7 @@ impl TestApp {
             demo,
             transport,
             server_key: tessera_core::secret_box::ServerKey::generate(),
-            postgres: postgres::database_from_env(),
+            postgres,
         };
         app.boot().await;
         app

@@ -158,6 +158,9 @@ impl Tessera {
         let Some(until) = ended else {
             return Ok(false);
         };
+        // Their sessions go: the next sign-in follows the policy. (Before the audit record,
+        // whose chain lock is always the last a transaction takes.)
+        crate::session::delete_all_for_user(&mut tx, user.id, None).await?;
         audit::record(
             &mut tx,
             on(AuditKind::ExceptionEnded, actor, &user, client).detail(format!(
@@ -167,8 +170,6 @@ impl Tessera {
             now,
         )
         .await?;
-        // Their sessions go: the next sign-in follows the policy.
-        crate::session::delete_all_for_user(&mut tx, user.id, None).await?;
         tx.commit().await?;
         Ok(true)
     }

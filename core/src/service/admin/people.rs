@@ -208,14 +208,15 @@ impl Tessera {
         }
         let now = self.now();
         let mut tx = self.db.write().await?;
-        // Still pending, read again inside the transaction that sends.
-        let still: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users WHERE id = $1 AND password_hash IS NULL AND active = 1",
+        // Still pending: decided by taking the person's row lock only while they are, so
+        // an acceptance at this moment either comes first (and this stops) or waits.
+        let still = sqlx::query(
+            "UPDATE users SET role = role WHERE id = $1 AND password_hash IS NULL AND active = 1",
         )
         .bind(id.to_string())
-        .fetch_one(&mut *tx)
+        .execute(&mut *tx)
         .await?;
-        if still == 0 {
+        if !crate::db::changed_one(&still) {
             return Err(CoreError::Conflict(
                 "This person has just accepted their invitation.".into(),
             ));
@@ -322,6 +323,8 @@ impl Tessera {
         let email = Email::parse(email)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
+        // The person's row first, then their links (the order accepting a link takes).
+        accounts::lock_user(&mut tx, user.id).await?;
         if name != user.display_name {
             sqlx::query("UPDATE users SET display_name = $1, name_key = $2 WHERE id = $3")
                 .bind(&name)

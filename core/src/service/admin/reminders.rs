@@ -121,6 +121,7 @@ impl Tessera {
             .await?
             .ok_or_else(|| CoreError::Internal("users exist without an organisation".into()))?;
         let mut outcome = RemindOutcome::default();
+        let mut reminded = Vec::new();
         let mut tx = self.db.write().await?;
         for user in &users {
             if may_act_on(actor, user).is_err() {
@@ -165,6 +166,12 @@ impl Tessera {
                 now,
             )
             .await?;
+            reminded.push(user);
+            outcome.sent += 1;
+        }
+        // The audit records last: each takes the audit chain's lock until the commit, and
+        // a user row locked after it could wait on a sign-in that waits on the chain.
+        for user in reminded {
             audit::record(
                 &mut tx,
                 AuditEvent::new(AuditKind::ReminderSent)
@@ -179,7 +186,6 @@ impl Tessera {
                 now,
             )
             .await?;
-            outcome.sent += 1;
         }
         outcome.queued = mail::waiting(&mut tx).await?;
         tx.commit().await?;
