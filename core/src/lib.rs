@@ -18,6 +18,7 @@ pub mod error;
 pub mod in_flight;
 pub mod links;
 pub mod mail;
+pub mod metrics;
 pub mod passkeys;
 pub mod password;
 pub mod policy;

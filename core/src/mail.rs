@@ -122,9 +122,11 @@ pub async fn drain_once(
                     .await?;
                 tx.commit().await?;
                 sent += 1;
+                crate::metrics::mail(true);
             }
             Err(error) => {
                 tracing::warn!(message_id = id, %error, "mail delivery failed; will retry");
+                crate::metrics::mail(false);
                 let mut tx = db.write().await?;
                 sqlx::query(
                     "UPDATE outbox SET claimed_until = NULL, last_error = $1, \

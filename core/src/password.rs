@@ -185,11 +185,13 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> CoreResult<T> {
+        let queued = std::time::Instant::now();
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|e| CoreError::Internal(e.to_string()))?;
+        crate::metrics::hash_queue_wait(queued.elapsed());
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| CoreError::Internal(format!("password hashing task failed: {e}")))

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub mail: MailConfig,
     /// Seed a demo organisation into an empty database.
     pub demo: bool,
+    /// Where Prometheus metrics are served (`/metrics`); `None`: not at all.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl ServerConfig {
@@ -52,6 +54,7 @@ impl ServerConfig {
             secret_key: None,
             trust_forwarded_for: false,
             mail_per_minute: None,
+            metrics_addr: None,
         };
         let mut config = settings.build(demo)?;
         config.leptos.site_addr = ([127, 0, 0, 1], port).into();
@@ -97,6 +100,10 @@ pub struct Settings {
     /// Behind a reverse proxy: take the client address from X-Forwarded-For.
     #[arg(long, env = "TESSERA_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Serve Prometheus metrics at http://<this address>/metrics (e.g. 127.0.0.1:9464).
+    /// Off when unset. Keep it on the operator's network: it needs no sign-in.
+    #[arg(long, env = "TESSERA_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Settings {
@@ -160,6 +167,7 @@ impl Settings {
                 per_minute: self.mail_per_minute,
             },
             demo,
+            metrics_addr: self.metrics_addr,
         })
     }
 }

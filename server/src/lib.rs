@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod housekeeping;
+pub mod metrics;
 pub mod outbox;
 pub mod security;
 #[cfg(feature = "test-clock")]
@@ -31,6 +32,8 @@ pub struct Running {
     pub tessera: Tessera,
     /// The one-time setup token printed on a fresh production database.
     pub setup_token: Option<String>,
+    /// Where `/metrics` is served, when it is.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -109,7 +112,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.web.clone(),
             security::headers,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(metrics::track));
     // Health checks for load balancers and orchestrators: no session, no guard, not
     // logged per request; `/readyz` asks the database.
     let router = router
@@ -158,6 +162,14 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
     let worker = outbox::spawn(tessera.clone(), config.mail.clone(), shutdown.subscribe());
     let chores = housekeeping::spawn(tessera.clone(), shutdown.subscribe());
+    let (metrics_addr, metrics_task) = match config.metrics_addr {
+        Some(addr) => {
+            metrics::handle();
+            let (bound, task) = metrics::serve(addr, tessera.clone(), shutdown.subscribe()).await?;
+            (Some(bound), Some(task))
+        }
+        None => (None, None),
+    };
     let task = tokio::spawn(async move {
         let serve = axum::serve(
             listener,
@@ -171,11 +183,15 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         }
         let _ = worker.await;
         let _ = chores.await;
+        if let Some(task) = metrics_task {
+            let _ = task.await;
+        }
     });
     Ok(Running {
         addr,
         tessera,
         setup_token,
+        metrics_addr,
         shutdown,
         task,
     })

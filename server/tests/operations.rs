@@ -343,3 +343,132 @@ async fn json_logs_are_json_lines_without_secrets() {
         );
     }
 }
+
+/// `/metrics` on its own address: the Prometheus text format (read by an independent
+/// parser), with sign-ins and second steps by outcome and method, the argon2 queue, request
+/// latency by route, the outbox backlog and the database pool — and nothing from the
+/// requests themselves (no address, no email).
+#[tokio::test]
+async fn metrics_are_served_apart_in_the_prometheus_text_format() {
+    let mut app = TestApp::demo().await;
+    assert!(app.running().metrics_addr.is_none(), "off by default");
+    app.metrics = true;
+    app.restart().await;
+    let addr = app.running().metrics_addr.expect("metrics on");
+    assert_ne!(addr.port(), app.port, "a listener of its own");
+
+    let c = app.client();
+    assert_eq!(c.sign_in(STAFF, "not the passphrase").await.status, 401);
+    let signed = c.sign_in(STAFF, STAFF_PASSWORD).await;
+    assert_eq!(signed.status, 200, "{signed:?}");
+    // A second step refused, then one that goes through.
+    let person = app
+        .person("Metric Person", tessera_core::accounts::Role::Staff, true)
+        .await;
+    let key = person.key.clone().unwrap();
+    let half = app.client();
+    let password = common::console::PASSWORD;
+    assert_eq!(half.sign_in(&person.email, password).await.status, 200);
+    app.advance(30);
+    let right = common::factors::totp(&key, app.clock_now());
+    let wrong = if right == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    let step = |code: String| {
+        let half = half.clone();
+        async move {
+            half.call(
+                "second_step",
+                serde_json::json!({"method": "authenticator", "code": code}),
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(step(wrong.to_string()).await, 422);
+    assert_eq!(step(right).await, 200);
+    assert_eq!(c.get("/security").await.status(), 200);
+
+    // Only /metrics, and not on the app's own port.
+    assert_eq!(c.get("/metrics").await.status(), 404);
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match &s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => *v,
+                prometheus_parse::Value::Histogram(buckets) => {
+                    buckets.iter().map(|b| b.count).fold(0.0, f64::max)
+                }
+                prometheus_parse::Value::Summary(_) => 0.0,
+            })
+            .sum()
+    };
+    // The recorder is the process's: other tests in this binary may add to the counts.
+    assert!(
+        value("tessera_sign_ins_total", &[("outcome", "ok")]) >= 2.0,
+        "{text}"
+    );
+    assert!(
+        value("tessera_sign_ins_total", &[("outcome", "refused")]) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value(
+            "tessera_second_steps_total",
+            &[("method", "app"), ("outcome", "refused")]
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value(
+            "tessera_second_steps_total",
+            &[("method", "app"), ("outcome", "ok")]
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value("tessera_argon2_queue_wait_seconds_count", &[]) >= 3.0,
+        "{text}"
+    );
+    assert!(
+        value(
+            "tessera_http_request_duration_seconds_count",
+            &[("route", "/security"), ("method", "GET"), ("status", "200")]
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value(
+            "tessera_http_request_duration_seconds_count",
+            &[("route", "/api/sign_in"), ("status", "401")]
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value("tessera_db_pool_max_connections", &[]) >= 1.0,
+        "{text}"
+    );
+    assert!(text.contains("tessera_outbox_backlog"), "{text}");
+    assert!(
+        text.contains("tessera_db_pool_connections{state=\"in_use\"}"),
+        "{text}"
+    );
+    for private in [STAFF, &person.email, "127.0.0.1", "passphrase"] {
+        assert!(!text.contains(private), "{private} in the metrics");
+    }
+    app.stop().await;
+}

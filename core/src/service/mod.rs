@@ -154,6 +154,12 @@ impl Tessera {
         accounts::organisation(&mut conn).await
     }
 
+    /// Messages waiting in the outbox (not sent, not given up on).
+    pub async fn mail_backlog(&self) -> CoreResult<i64> {
+        let mut conn = self.db.pool().acquire().await?;
+        crate::mail::waiting(&mut conn).await
+    }
+
     /// An audit record on its own (nothing else changed).
     async fn record(&self, event: AuditEvent<'_>) -> CoreResult<()> {
         let mut tx = self.db.write().await?;

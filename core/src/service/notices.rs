@@ -47,6 +47,7 @@ pub(super) async fn lock_if_reached(
         ..failure.clone()
     };
     audit::record(tx, locked, now).await?;
+    crate::metrics::account_locked();
     if let Some(user) = user.filter(|u| u.active) {
         mail::enqueue(tx, &locked_mail(user, now), now).await?;
     }

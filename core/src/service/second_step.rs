@@ -176,6 +176,18 @@ impl Tessera {
         proof: Proof,
         client: &ClientInfo,
     ) -> CoreResult<SecondStepOutcome> {
+        let method = proof.factor();
+        let result = self.prove_second_step(caller, proof, client).await;
+        crate::metrics::second_step(method, &result);
+        result
+    }
+
+    async fn prove_second_step(
+        &self,
+        caller: &Caller,
+        proof: Proof,
+        client: &ClientInfo,
+    ) -> CoreResult<SecondStepOutcome> {
         let Some(mut next_state) = caller.session.state.after_second_factor() else {
             return Err(CoreError::SessionEnded);
         };

@@ -127,6 +127,18 @@ impl Tessera {
         remember: bool,
         client: &ClientInfo,
     ) -> CoreResult<SignInOutcome> {
+        let result = self.password_step(email, password, remember, client).await;
+        crate::metrics::sign_in(&result);
+        result
+    }
+
+    async fn password_step(
+        &self,
+        email: &str,
+        password: &str,
+        remember: bool,
+        client: &ClientInfo,
+    ) -> CoreResult<SignInOutcome> {
         let email = Email::parse(email)?;
         if password.is_empty() {
             return Err(CoreError::invalid("password", "Enter your password."));

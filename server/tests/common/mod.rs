@@ -43,6 +43,8 @@ pub struct TestApp {
     pub server_key: tessera_core::secret_box::ServerKey,
     /// The PostgreSQL database this app runs on; `None`: SQLite in `dir`.
     pub postgres: Option<String>,
+    /// Serve `/metrics` on a port of its own.
+    pub metrics: bool,
 }
 
 impl TestApp {
@@ -94,6 +96,7 @@ impl TestApp {
             transport,
             server_key: tessera_core::secret_box::ServerKey::generate(),
             postgres,
+            metrics: false,
         };
         app.boot().await;
         app
@@ -108,6 +111,9 @@ impl TestApp {
         config.mail.poll_every = std::time::Duration::from_millis(100);
         if let Some(url) = &self.postgres {
             config.core.database_url = url.clone();
+        }
+        if self.metrics {
+            config.metrics_addr = Some(([127, 0, 0, 1], 0).into());
         }
         config
     }
