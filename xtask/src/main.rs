@@ -139,6 +139,9 @@ fn test() -> Result<()> {
     ]))?;
 
     tools::ensure_aiosmtpd()?;
+    // The PostgreSQL and nginx tests start their own servers from these packages.
+    tools::ensure_postgres()?;
+    tools::ensure_nginx()?;
     step("Unit and integration tests (core, app, server)");
     sh(Command::new("cargo").args([
         "test",

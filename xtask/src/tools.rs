@@ -129,6 +129,19 @@ pub fn ensure_postgres() -> Result<()> {
     apt_install(&["postgresql"])
 }
 
+/// Debian's nginx, for the test of two instances behind a reverse proxy (the test starts
+/// its own nginx on a generated configuration; the package's service is not used).
+pub fn ensure_nginx() -> Result<()> {
+    if ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .any(|p| Path::new(p).exists())
+    {
+        return Ok(());
+    }
+    step("Installing Debian's nginx for the reverse-proxy test (apt-get install nginx)");
+    apt_install(&["nginx", "openssl"])
+}
+
 pub fn ensure_aiosmtpd() -> Result<()> {
     if succeeds(Command::new("python3").args(["-c", "import aiosmtpd"])) {
         return Ok(());
