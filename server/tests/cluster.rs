@@ -10,12 +10,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::factors::{soft_register, totp};
+use common::nginx::start_nginx;
 use common::postgres::Cluster;
 use common::{free_port, STAFF, STAFF_PASSWORD};
 use serde_json::{json, Value};
@@ -99,101 +100,6 @@ fn wait_for(port: u16) {
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "nothing listens on {port}");
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// nginx as a child process on the deploy configuration; stopped (SIGTERM to the master,
-/// which stops its workers) when dropped.
-struct Nginx {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn nginx_binary() -> PathBuf {
-    ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("nginx is installed (cargo xtask test installs Debian's nginx)")
-}
-
-fn start_nginx(instances: &[u16], port: u16) -> Nginx {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost", "-keyout"])
-        .arg(d.join("key.pem"))
-        .arg("-out")
-        .arg(d.join("cert.pem"))
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/tessera.conf");
-    let mut conf = std::fs::read_to_string(deploy).unwrap();
-    let mut put = |from: &str, to: String| {
-        assert!(conf.contains(from), "the deploy file still has `{from}`");
-        conf = conf.replace(from, &to);
-    };
-    put(
-        "server 127.0.0.1:3001",
-        format!("server 127.0.0.1:{}", instances[0]),
-    );
-    put(
-        "server 127.0.0.1:3002",
-        format!("server 127.0.0.1:{}", instances[1]),
-    );
-    put("listen 80;", format!("listen 127.0.0.1:{};", free_port()));
-    put("listen 443 ssl;", format!("listen 127.0.0.1:{port} ssl;"));
-    put(
-        "/etc/ssl/tessera/fullchain.pem",
-        d.join("cert.pem").display().to_string(),
-    );
-    put(
-        "/etc/ssl/tessera/privkey.pem",
-        d.join("key.pem").display().to_string(),
-    );
-    std::fs::write(d.join("tessera.conf"), conf).unwrap();
-    let temp = |name: &str| format!("{name}_temp_path {}/{name};", d.display());
-    let main = format!(
-        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-         events {{ worker_connections 512; }}\n\
-         http {{\n  access_log off;\n  {} {} {} {} {}\n  include {d}/tessera.conf;\n}}\n",
-        temp("client_body"),
-        temp("proxy"),
-        temp("fastcgi"),
-        temp("uwsgi"),
-        temp("scgi"),
-        d = d.display()
-    );
-    std::fs::write(d.join("nginx.conf"), main).unwrap();
-    let child = Command::new(nginx_binary())
-        .arg("-p")
-        .arg(d)
-        .arg("-e")
-        .arg(d.join("error.log"))
-        .arg("-c")
-        .arg(d.join("nginx.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(port);
-    Nginx {
-        child,
-        port,
-        _dir: dir,
     }
 }
 

@@ -8,7 +8,9 @@
 //!    authenticated request (`server/benches/second_factor.rs`).
 //! 3. `console`: the users list, its counts, the CSV export and a reminder at 1,000, 10,000
 //!    and 100,000 people (`server/benches/console.rs`).
-//! 4. `pages`: what a browser downloads on a first visit to each page of the release build,
+//! 4. `load`: full sign-ins (password + app code) from 200 clients for 60 s, against one
+//!    instance on SQLite and two on PostgreSQL behind nginx (`server/benches/load.rs`).
+//! 5. `pages`: what a browser downloads on a first visit to each page of the release build,
 //!    as Chromium records it (`end2end/tests/page-loads.spec.ts`): raw, gzip and brotli.
 
 use std::collections::BTreeMap;
@@ -26,14 +28,16 @@ pub fn run(which: Option<&str>) -> Result<()> {
             signin()?;
             second_factor()?;
             console()?;
+            load()?;
             pages()
         }
         Some("signin") => signin(),
         Some("second-factor") => second_factor(),
         Some("console") => console(),
+        Some("load") => load(),
         Some("pages") => pages(),
         Some(other) => {
-            bail!("no benchmark called {other}: signin, second-factor, console or pages")
+            bail!("no benchmark called {other}: signin, second-factor, console, load or pages")
         }
     }
 }
@@ -51,6 +55,13 @@ fn second_factor() -> Result<()> {
 fn console() -> Result<()> {
     step("Benchmark: the admin console at 1,000, 10,000 and 100,000 people (release build, real server)");
     sh(Command::new("cargo").args(["bench", "-p", "server", "--bench", "console"]))
+}
+
+fn load() -> Result<()> {
+    crate::tools::ensure_postgres()?;
+    crate::tools::ensure_nginx()?;
+    step("Load: 200 clients × 60 s of full sign-ins, SQLite and PostgreSQL behind nginx (release build)");
+    sh(Command::new("cargo").args(["bench", "-p", "server", "--bench", "load"]))
 }
 
 /// The pages the README's table shows, in its order, with the names the spec records.

@@ -11,7 +11,7 @@
 //!                               then on a throwaway PostgreSQL), browser
 //!   cargo xtask test-postgres   only the integration suite, on a throwaway PostgreSQL
 //!   cargo xtask build [--release]
-//!   cargo xtask bench [signin|second-factor|console|pages]
+//!   cargo xtask bench [signin|second-factor|console|load|pages]
 //!                               benchmarks that print numbers (all of them, or one)
 
 mod bench;
@@ -27,7 +27,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context as _, Result};
 
-const USAGE: &str = "usage: cargo xtask run [--dev] | test | test-postgres | e2e | build [--release] | bench [signin|second-factor|console|pages]";
+const USAGE: &str = "usage: cargo xtask run [--dev] | test | test-postgres | e2e | build [--release] | bench [signin|second-factor|console|load|pages]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -11,6 +11,7 @@ pub mod console;
 pub mod factors;
 pub mod hand_key;
 mod net;
+pub mod nginx;
 pub mod postgres;
 
 pub use net::free_port;
