@@ -167,7 +167,10 @@ fn test_postgres() -> Result<()> {
     let cluster = postgres::Cluster::start().map_err(anyhow::Error::msg)?;
     println!("PostgreSQL on 127.0.0.1:{}", cluster.port);
     let result = sh(Command::new("cargo")
-        .args(["test", "-p", "server", "--features", "app/ssr", "--tests"])
+        // The same packages as the first pass, so cargo reuses its build (the features
+        // of a workspace build depend on which packages are in it).
+        .args(["test", "-p", "tessera-core", "-p", "app", "-p", "server"])
+        .args(["--features", "app/ssr"])
         .env("TESSERA_TEST_POSTGRES", cluster.url("postgres")));
     drop(cluster);
     result
