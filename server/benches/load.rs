@@ -15,7 +15,6 @@
 // Benchmark code: a failed unwrap is a failed run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 #[allow(dead_code)]
 #[path = "../tests/common/factors.rs"]
 mod factors;
@@ -25,6 +24,7 @@ mod nginx;
 #[allow(dead_code)]
 #[path = "../tests/common/postgres.rs"]
 mod postgres;
+mod support;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -95,7 +95,14 @@ fn serve(dir: &Path, url: &str, key: &str, public: &str, proxied: bool) -> (Serv
 /// grouped per client.
 async fn seed(dir: &Path, url: &str, key: &str, public: &str) -> Vec<Vec<(String, String)>> {
     let mut create = tessera(dir, url, key, public)
-        .args(["user", "create", "--email", "boss@load.example", "--name", "Boss"])
+        .args([
+            "user",
+            "create",
+            "--email",
+            "boss@load.example",
+            "--name",
+            "Boss",
+        ])
         .args(["--role", "admin", "--organisation", "Load Test Clinic"])
         .args(["--password-stdin"])
         .stdin(Stdio::piped())
@@ -207,8 +214,11 @@ async fn storm(base: &str, origin: &str, keys: Vec<Vec<(String, String)>>) -> Ta
                 let kind = match first {
                     Ok(r) if r.status().is_success() => {
                         let code = factors::totp(key, now);
-                        match post("second_step", json!({"method": "authenticator", "code": code}))
-                            .await
+                        match post(
+                            "second_step",
+                            json!({"method": "authenticator", "code": code}),
+                        )
+                        .await
                         {
                             Ok(r) if r.status().is_success() => {
                                 tally.latencies.push(started.elapsed());

@@ -104,7 +104,10 @@ pub fn start_nginx(instances: &[u16], port: u16) -> Nginx {
 fn wait_for(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not start listening on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not start listening on {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
