@@ -9,6 +9,41 @@ mod common;
 use common::*;
 use serde_json::json;
 
+/// One setup link waits at a time: a restart (or a second instance starting) does not
+/// print another while it is valid, issuers racing on the empty database make one between
+/// them, and `setup-link` replaces it — the old link stops working.
+#[tokio::test]
+async fn one_setup_link_waits_at_a_time() {
+    use tessera_core::setup::SetupLink;
+    let mut app = TestApp::fresh().await;
+    let first = app.running().setup_token.clone().expect("a link is printed");
+    app.restart().await;
+    assert_eq!(app.running().setup_token, None, "the printed link is still the one");
+    let tessera = app.running().tessera.clone();
+    assert!(tessera.setup_token_valid(&first).await.unwrap());
+
+    // Racing issuers (two instances starting together) while none waits: one link.
+    let second = tessera.replace_setup_token().await.unwrap().unwrap();
+    assert!(!tessera.setup_token_valid(&first).await.unwrap(), "replaced");
+    sqlx::query("DELETE FROM setup_tokens")
+        .execute(tessera.db().pool())
+        .await
+        .unwrap();
+    let racing = futures::future::join_all((0..8).map(|_| tessera.issue_setup_token())).await;
+    let issued: Vec<String> = racing
+        .into_iter()
+        .filter_map(|r| match r.unwrap() {
+            Some(SetupLink::Issued(token)) => Some(token),
+            Some(SetupLink::Waiting { .. }) => None,
+            None => panic!("no organisation yet"),
+        })
+        .collect();
+    assert_eq!(issued.len(), 1, "one link between eight issuers");
+    assert!(tessera.setup_token_valid(&issued[0]).await.unwrap());
+    assert!(!tessera.setup_token_valid(&second).await.unwrap());
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn setup_token_creates_the_organisation_once() {
     let app = TestApp::fresh().await;
