@@ -154,6 +154,16 @@ pub(super) async fn factor_added(
     first_factor_codes: Option<NewBackupCodes>,
     now: UnixTime,
 ) -> CoreResult<FactorAdded> {
+    // The session this is added from must still exist (an admin's reset or a sign-out
+    // everywhere may have ended it while the ceremony ran): its row, locked after the
+    // user's, is what the rest of this transaction rests on.
+    let alive = sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at WHERE id_hash = $1")
+        .bind(&caller.session.id_hash)
+        .execute(&mut **tx)
+        .await?;
+    if !crate::db::changed_one(&alive) {
+        return Err(CoreError::SessionEnded);
+    }
     // Only the change that actually turns 2FA on issues codes: two first methods added at
     // once must not each show a set (the second would silently revoke the first). Asked
     // every time, not only when the request began with 2FA off: it may have been turned
