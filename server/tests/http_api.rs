@@ -16,15 +16,26 @@ use serde_json::json;
 async fn one_setup_link_waits_at_a_time() {
     use tessera_core::setup::SetupLink;
     let mut app = TestApp::fresh().await;
-    let first = app.running().setup_token.clone().expect("a link is printed");
+    let first = app
+        .running()
+        .setup_token
+        .clone()
+        .expect("a link is printed");
     app.restart().await;
-    assert_eq!(app.running().setup_token, None, "the printed link is still the one");
+    assert_eq!(
+        app.running().setup_token,
+        None,
+        "the printed link is still the one"
+    );
     let tessera = app.running().tessera.clone();
     assert!(tessera.setup_token_valid(&first).await.unwrap());
 
     // Racing issuers (two instances starting together) while none waits: one link.
     let second = tessera.replace_setup_token().await.unwrap().unwrap();
-    assert!(!tessera.setup_token_valid(&first).await.unwrap(), "replaced");
+    assert!(
+        !tessera.setup_token_valid(&first).await.unwrap(),
+        "replaced"
+    );
     sqlx::query("DELETE FROM setup_tokens")
         .execute(tessera.db().pool())
         .await
