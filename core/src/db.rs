@@ -123,6 +123,13 @@ impl Db {
     /// migrations of the backend (on PostgreSQL under an advisory lock, so instances that
     /// start together migrate once).
     pub async fn connect(url: &str) -> CoreResult<Db> {
+        Self::connect_with(url, None).await
+    }
+
+    /// [`Db::connect`] with at most `pool` connections (`None`: 8 for SQLite, 16 for
+    /// PostgreSQL). With several instances on one PostgreSQL server, their pools together
+    /// must stay under its `max_connections`.
+    pub async fn connect_with(url: &str, pool: Option<u32>) -> CoreResult<Db> {
         sqlx::any::install_default_drivers();
         let Some(backend) = Backend::of(url) else {
             return Err(crate::CoreError::Internal(
@@ -144,19 +151,31 @@ impl Db {
             url.to_string()
         };
         let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
+            .max_connections(pool.unwrap_or(match backend {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
-            })
+            }))
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                             PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
+                    match backend {
+                        Backend::Sqlite => {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                        }
+                        // Bounded like SQLite's busy timeout: a row lock held too long (a
+                        // stuck session elsewhere) answers "unavailable" (503) instead of
+                        // holding the request; a transaction left open is ended.
+                        Backend::Postgres => {
+                            conn.execute(
+                                "SET lock_timeout = '10s'; \
+                                 SET idle_in_transaction_session_timeout = '60s'",
+                            )
+                            .await?;
+                        }
                     }
                     Ok(())
                 })

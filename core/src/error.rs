@@ -104,12 +104,15 @@ fn storage_unavailable(e: &dyn sqlx::error::DatabaseError) -> bool {
 /// (class 53: too many connections, disk full, out of memory), shutting down or starting
 /// (57P01–57P03), a read-only server (25006, a standby), and the two a transaction meets
 /// by bad luck rather than bad input: serialization failure and deadlock (40001, 40P01),
-/// answered "try again".
+/// and a row lock not granted within `lock_timeout` (55P03), answered "try again".
 fn postgres_unavailable(code: Option<&str>) -> bool {
     code.is_some_and(|c| {
         c.starts_with("08")
             || c.starts_with("53")
-            || matches!(c, "57P01" | "57P02" | "57P03" | "25006" | "40001" | "40P01")
+            || matches!(
+                c,
+                "57P01" | "57P02" | "57P03" | "25006" | "40001" | "40P01" | "55P03"
+            )
     })
 }
 
@@ -144,6 +147,7 @@ mod tests {
     fn postgres_states_that_mean_unavailable() {
         for code in [
             "08006", "08001", "53300", "53100", "57P01", "57P03", "25006", "40001", "40P01",
+            "55P03",
         ] {
             assert!(super::postgres_unavailable(Some(code)), "{code}");
         }

@@ -48,6 +48,7 @@ impl ServerConfig {
             leptos_config,
             data_dir: data_dir.to_path_buf(),
             database_url: None,
+            database_pool: None,
             public_url: Some(format!("http://localhost:{port}")),
             smtp_url: None,
             mail_from: "Tessera <tessera@localhost>".into(),
@@ -74,6 +75,11 @@ pub struct Settings {
     /// Database URL; defaults to SQLite in the data folder.
     #[arg(long, env = "TESSERA_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Connections each instance keeps to the database at most (default 8 for SQLite,
+    /// 16 for PostgreSQL). Instances together must stay under PostgreSQL's
+    /// max_connections.
+    #[arg(long, env = "TESSERA_DATABASE_POOL", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool: Option<u32>,
     /// The address people open, e.g. https://tessera.clinic.org. Defaults to
     /// http://localhost:<port>. Plain http is only allowed for localhost.
     #[arg(long, env = "TESSERA_PUBLIC_URL")]
@@ -153,6 +159,7 @@ impl Settings {
                 server_key,
                 public_origin: web.public_origin.clone(),
                 database_url,
+                database_pool: self.database_pool,
                 hash_cost: HashCost::standard(),
                 max_concurrent_hashes: std::thread::available_parallelism()
                     .map(|n| n.get() * 2)

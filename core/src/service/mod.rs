@@ -67,6 +67,9 @@ pub use sign_in::SignInOutcome;
 #[derive(Debug, Clone)]
 pub struct TesseraConfig {
     pub database_url: String,
+    /// Connections this process keeps to the database at most (`None`: the backend's
+    /// default, 8 for SQLite, 16 for PostgreSQL).
+    pub database_pool: Option<u32>,
     pub hash_cost: HashCost,
     /// At most this many argon2 hashes run at once (each holds ~19 MiB).
     pub max_concurrent_hashes: usize,
@@ -118,7 +121,7 @@ pub const PASSWORD_CHECKS_WAITING_PER_ACCOUNT: usize = 8;
 
 impl Tessera {
     pub async fn open(config: &TesseraConfig, clock: Arc<dyn Clock>) -> CoreResult<Tessera> {
-        let db = Db::connect(&config.database_url)
+        let db = Db::connect_with(&config.database_url, config.database_pool)
             .await?
             .with_audit_key(audit_key(&config.server_key));
         let cost = config.hash_cost;

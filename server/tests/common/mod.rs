@@ -46,6 +46,8 @@ pub struct TestApp {
     pub postgres: Option<String>,
     /// Serve `/metrics` on a port of its own.
     pub metrics: bool,
+    /// The most database connections (`None`: the default).
+    pub pool: Option<u32>,
 }
 
 impl TestApp {
@@ -98,6 +100,7 @@ impl TestApp {
             server_key: tessera_core::secret_box::ServerKey::generate(),
             postgres,
             metrics: false,
+            pool: None,
         };
         app.boot().await;
         app
@@ -116,6 +119,7 @@ impl TestApp {
         if self.metrics {
             config.metrics_addr = Some(([127, 0, 0, 1], 0).into());
         }
+        config.core.database_pool = self.pool;
         config
     }
 
