@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sqlx::Connection as _;
-use support::{free_port, ms, percentile};
+use support::{free_port, ms, percentile, raw_hash_rate};
 use tessera_core::password::{HashCost, PasswordHasher};
 use tessera_core::secret_box::ServerKey;
 use tessera_core::totp::TotpKey;
@@ -71,8 +71,8 @@ fn tessera(dir: &Path, url: &str, key: &str, public: &str) -> Command {
     c
 }
 
-fn serve(dir: &Path, url: &str, key: &str, public: &str, proxied: bool) -> (Server, u16) {
-    let port = free_port();
+/// `tessera serve` on 127.0.0.1:`port`, once it listens.
+fn serve(dir: &Path, url: &str, key: &str, public: &str, port: u16, proxied: bool) -> Server {
     let child = tessera(dir, url, key, public)
         .arg("serve")
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
@@ -86,7 +86,7 @@ fn serve(dir: &Path, url: &str, key: &str, public: &str, proxied: bool) -> (Serv
         assert!(Instant::now() < deadline, "tessera did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (Server(child), port)
+    Server(child)
 }
 
 /// The organisation (through the operator's command line) and the clients' accounts,
@@ -264,29 +264,6 @@ fn report(setup: &str, tally: &Tally, hash_rate: f64) {
     );
 }
 
-async fn raw_hash_rate(parallel: usize) -> f64 {
-    let hasher = PasswordHasher::new(HashCost::standard(), parallel).unwrap();
-    let started = Instant::now();
-    let until = started + Duration::from_secs(4);
-    let mut tasks = Vec::new();
-    for _ in 0..parallel {
-        let hasher = hasher.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0u32;
-            while Instant::now() < until {
-                hasher.hash(PASSWORD).await.unwrap();
-                n += 1;
-            }
-            n
-        }));
-    }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.unwrap();
-    }
-    total as f64 / started.elapsed().as_secs_f64()
-}
-
 #[tokio::main]
 async fn main() {
     sqlx::any::install_default_drivers();
@@ -312,21 +289,7 @@ async fn main() {
         let port = free_port();
         let public = format!("http://localhost:{port}");
         let keys = seed(dir.path(), &url, &key, &public).await;
-        let instance = {
-            let child = tessera(dir.path(), &url, &key, &public)
-                .arg("serve")
-                .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "tessera did not start");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Server(child)
-        };
+        let instance = serve(dir.path(), &url, &key, &public, port, false);
         let tally = storm(&format!("http://localhost:{port}"), &public, keys).await;
         report("one instance, SQLite", &tally, hash_rate);
         drop(instance);
@@ -340,8 +303,9 @@ async fn main() {
         let public = format!("https://localhost:{nginx_port}");
         let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
         let keys = seed(dirs[0].path(), &url, &key, &public).await;
-        let (a, a_port) = serve(dirs[0].path(), &url, &key, &public, true);
-        let (b, b_port) = serve(dirs[1].path(), &url, &key, &public, true);
+        let (a_port, b_port) = (free_port(), free_port());
+        let a = serve(dirs[0].path(), &url, &key, &public, a_port, true);
+        let b = serve(dirs[1].path(), &url, &key, &public, b_port, true);
         let front = nginx::start_nginx(&[a_port, b_port], nginx_port);
         let tally = storm(&public, &public, keys).await;
         report("two instances, PostgreSQL, behind nginx", &tally, hash_rate);

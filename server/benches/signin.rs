@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{free_port, ms, percentile};
+use support::{free_port, ms, percentile, raw_hash_rate};
 use tessera_core::accounts::Role;
-use tessera_core::password::{HashCost, PasswordHasher};
 use tessera_core::SystemClock;
 use tessera_server::config::ServerConfig;
 
@@ -139,27 +138,4 @@ fn client(_base: &str, port: u16) -> reqwest::Client {
         .default_headers(headers)
         .build()
         .unwrap()
-}
-
-async fn raw_hash_rate(parallel: usize) -> f64 {
-    let hasher = PasswordHasher::new(HashCost::standard(), parallel).unwrap();
-    let started = Instant::now();
-    let until = started + Duration::from_secs(4);
-    let mut tasks = Vec::new();
-    for _ in 0..parallel {
-        let hasher = hasher.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0u32;
-            while Instant::now() < until {
-                hasher.hash(PASSWORD).await.unwrap();
-                n += 1;
-            }
-            n
-        }));
-    }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.unwrap();
-    }
-    total as f64 / started.elapsed().as_secs_f64()
 }
