@@ -19,6 +19,7 @@ pub mod in_flight;
 pub mod links;
 pub mod mail;
 pub mod metrics;
+pub mod oidc;
 pub mod passkeys;
 pub mod password;
 pub mod policy;

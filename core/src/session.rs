@@ -209,6 +209,9 @@ impl SessionToken {
 pub struct Session {
     pub id_hash: String,
     pub user_id: Uuid,
+    /// The session's public name: kept when the id is replaced, told to the apps it signs
+    /// in to (an ID token's `sid`), never usable as a cookie.
+    pub sid: String,
     pub state: SessionState,
     pub persistent: bool,
     pub created_at: UnixTime,
@@ -277,8 +280,8 @@ pub async fn create(
 ) -> CoreResult<SessionToken> {
     let token = SessionToken::generate();
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, state, persistent, created_at, last_seen_at, client_addr, user_agent) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
+        "INSERT INTO sessions (id_hash, user_id, state, persistent, created_at, last_seen_at, client_addr, user_agent, sid) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
     )
     .bind(token.hash())
     .bind(new.user_id.to_string())
@@ -287,6 +290,7 @@ pub async fn create(
     .bind(now)
     .bind(new.client_addr)
     .bind(truncate(new.user_agent, 300))
+    .bind(Uuid::new_v4().simple().to_string())
     .execute(conn)
     .await?;
     Ok(token)
@@ -294,7 +298,7 @@ pub async fn create(
 
 pub async fn load(conn: &mut AnyConnection, token: &SessionToken) -> CoreResult<Option<Session>> {
     let row = sqlx::query(
-        "SELECT id_hash, user_id, state, persistent, created_at, last_seen_at, stepped_up_at, \
+        "SELECT id_hash, user_id, sid, state, persistent, created_at, last_seen_at, stepped_up_at, \
          second_factor, admitted_by FROM sessions WHERE id_hash = $1",
     )
     .bind(token.hash())
@@ -305,6 +309,7 @@ pub async fn load(conn: &mut AnyConnection, token: &SessionToken) -> CoreResult<
         Ok(Session {
             id_hash: r.try_get("id_hash")?,
             user_id: Uuid::parse_str(&user_id).map_err(|e| CoreError::Internal(e.to_string()))?,
+            sid: r.try_get("sid")?,
             state: SessionState::parse(&r.try_get::<String, _>("state")?)?,
             persistent: r.try_get::<i64, _>("persistent")? != 0,
             created_at: r.try_get("created_at")?,
@@ -315,6 +320,27 @@ pub async fn load(conn: &mut AnyConnection, token: &SessionToken) -> CoreResult<
         })
     })
     .transpose()
+}
+
+/// Whether the session named `sid` is still there, full, and within its limits: what an
+/// app's grant hangs on.
+pub async fn alive_by_sid(
+    conn: &mut AnyConnection,
+    sid: &str,
+    limits: Lifetimes,
+    now: UnixTime,
+) -> CoreResult<bool> {
+    let row = sqlx::query("SELECT state, created_at, last_seen_at FROM sessions WHERE sid = $1")
+        .bind(sid)
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let state = SessionState::parse(&row.try_get::<String, _>("state")?)?;
+    let created_at: i64 = row.try_get("created_at")?;
+    let last_seen_at: i64 = row.try_get("last_seen_at")?;
+    Ok(state == SessionState::Full
+        && now - last_seen_at <= limits.idle_secs
+        && now - created_at <= limits.absolute_secs)
 }
 
 pub async fn touch(conn: &mut AnyConnection, id_hash: &str, now: UnixTime) -> CoreResult<()> {
@@ -590,6 +616,7 @@ mod tests {
         Session {
             id_hash: String::new(),
             user_id: Uuid::nil(),
+            sid: String::new(),
             state,
             persistent: false,
             created_at,

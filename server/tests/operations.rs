@@ -127,8 +127,8 @@ fn a_restore_brings_back_the_old_state_and_ends_every_session() {
         .trim_matches(|c| "[]()',".contains(c))
         .to_string();
     sql(&format!(
-        "INSERT INTO sessions (id_hash, user_id, state, created_at, last_seen_at, client_addr, user_agent) \
-         VALUES ('h1', '{boss}', 'full', 1, 1, '', '')"
+        "INSERT INTO sessions (id_hash, user_id, state, created_at, last_seen_at, client_addr, user_agent, sid) \
+         VALUES ('h1', '{boss}', 'full', 1, 1, '', '', 's1')"
     ));
     let backup = dir.path().join("monday.db");
     let (ok, out) = tessera(&["backup", "--to", backup.to_str().unwrap()], None);

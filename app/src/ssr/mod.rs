@@ -202,6 +202,7 @@ mod tests {
                 session: Session {
                     id_hash: "h".into(),
                     user_id,
+                    sid: "s".into(),
                     state,
                     persistent: false,
                     created_at: 0,

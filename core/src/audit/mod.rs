@@ -103,6 +103,18 @@ audit_kinds! {
     AuditExported = "audit_exported", "Audit trail exported", "Console";
     /// The operator restored the database from a backup (every session ended).
     DatabaseRestored = "database_restored", "Restored from a backup", "Settings";
+    AppRegistered = "app_registered", "App registered", "Apps";
+    /// An app's secret replaced, or the app switched off or on.
+    AppChanged = "app_changed", "App changed", "Apps";
+    AppRemoved = "app_removed", "App removed", "Apps";
+    /// An app received tokens for a sign-in (the code redeemed), or renewed them.
+    AppSignIn = "app_sign_in", "Signed in to an app", "Apps";
+    AppTokensRenewed = "app_tokens_renewed", "App tokens renewed", "Apps";
+    /// An app's sign-in was refused: the role, the two-step rule, the redirect address.
+    AppRefused = "app_refused", "App sign-in refused", "Apps";
+    /// What an app was given was revoked: a code or refresh token came back a second time.
+    AppTokensRevoked = "app_tokens_revoked", "App tokens revoked", "Apps";
+    SigningKeysRotated = "signing_keys_rotated", "Signing keys rotated", "Settings";
 }
 
 /// The groups of [`KINDS`], in the order the audit page lists them.
@@ -112,6 +124,7 @@ pub const GROUPS: &[&str] = &[
     "Account",
     "People",
     "Console",
+    "Apps",
     "Settings",
 ];
 

@@ -85,7 +85,7 @@ impl Tessera {
         // See `add_passkey`: additions and removals of one user's methods take turns.
         accounts::lock_user(&mut tx, user.id).await?;
         store::confirm_totp(&mut tx, user.id, &sealed, step, now).await?;
-        let added = factor_added(&mut tx, caller, codes, now).await?;
+        let added = factor_added(&mut tx, caller, "app", codes, now).await?;
         let what = format!(
             "An authenticator app was set up for two-step sign-in on your account on {} from {}.",
             crate::clock::format_utc(now),

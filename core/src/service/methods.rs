@@ -151,6 +151,7 @@ impl Tessera {
 pub(super) async fn factor_added(
     tx: &mut crate::db::Tx,
     caller: &Caller,
+    method: &str,
     first_factor_codes: Option<NewBackupCodes>,
     now: UnixTime,
 ) -> CoreResult<FactorAdded> {
@@ -196,7 +197,11 @@ pub(super) async fn factor_added(
     let new_session = match caller.session.state.after_setup().filter(|_| !still_owed) {
         Some(state) => {
             accounts::record_sign_in(tx, caller.user.id, now).await?;
-            Some(session::rotate(tx, &caller.session, state, now).await?)
+            let token = session::rotate(tx, &caller.session, state, now).await?;
+            // Setting the method up proved it (a code from the app, a passkey with its
+            // user verification): what this sign-in was done with, as a second step is.
+            session::set_second_factor(tx, &token, method).await?;
+            Some(token)
         }
         None => None,
     };

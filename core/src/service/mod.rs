@@ -29,6 +29,7 @@ mod demo;
 mod grace;
 mod methods;
 mod notices;
+mod oidc;
 mod operators;
 mod passkeys;
 mod second_step;
@@ -49,8 +50,9 @@ use crate::{Clock, CoreError, CoreResult, UnixTime};
 
 pub use account_links::LinkInfo;
 pub use admin::{
-    file_hash, AddressChange, By, ImportPreview, ImportRow, Invited, Invitee, RemindOutcome,
-    ResetOutcome, SessionView, UserDetail, EXPORT_COLUMNS, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS,
+    file_hash, AddressChange, By, ImportPreview, ImportRow, Invited, Invitee, RegisteredApp,
+    RemindOutcome, ResetOutcome, SessionView, UserDetail, EXPORT_COLUMNS, MAX_IMPORT_BYTES,
+    MAX_IMPORT_ROWS,
 };
 pub use admin::{
     format_date, format_day, parse_date, AuditPage, CoveragePoint, Exception, Report, ReportEvent,
@@ -61,6 +63,9 @@ pub use backup::{replace_with_backup, Restored};
 pub use demo::DemoAccount;
 pub use grace::{Skip, WizardOffer};
 pub use methods::{FactorAdded, TwoFactorStatus};
+pub use oidc::{
+    Authorize, AuthorizeRequest, ClientCredentials, OAuthError, SessionClaims, TokenRequest,
+};
 pub use second_step::{Proof, SecondStepOutcome};
 pub use sign_in::SignInOutcome;
 

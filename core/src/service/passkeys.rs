@@ -140,7 +140,7 @@ impl Tessera {
             now,
         )
         .await?;
-        let added = factor_added(&mut tx, caller, codes, now).await?;
+        let added = factor_added(&mut tx, caller, "passkey", codes, now).await?;
         let what = format!(
             "A passkey named \"{name}\" was added to your account on {} from {}.",
             crate::clock::format_utc(now),

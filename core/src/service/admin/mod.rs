@@ -10,6 +10,7 @@
 //! change also needs a fresh step-up ([`Tessera::require_step_up`]).
 
 pub(crate) mod actions;
+mod apps;
 mod audit_trail;
 mod deadline;
 mod exceptions;
@@ -28,6 +29,7 @@ use crate::accounts::{self, Role, User};
 use crate::{CoreError, CoreResult, Tessera};
 
 pub use actions::ResetOutcome;
+pub use apps::RegisteredApp;
 pub use audit_trail::{AuditPage, AUDIT_COLUMNS};
 pub use exceptions::Exception;
 pub use export::COLUMNS as EXPORT_COLUMNS;
