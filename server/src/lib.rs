@@ -4,6 +4,7 @@
 //! [`start`] is what the binary runs and what the integration tests run, so the tests
 //! exercise the real router, middleware and database.
 
+pub mod app_commands;
 pub mod config;
 pub mod housekeeping;
 pub mod metrics;
@@ -87,6 +88,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/admin/report.json",
             axum::routing::get(app::ssr::report::report_json),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(app::ssr::oidc::discovery),
+        )
+        .route("/oauth2/jwks", axum::routing::get(app::ssr::oidc::jwks))
+        .route(
+            "/oauth2/authorize",
+            axum::routing::get(app::ssr::oidc::authorize),
+        )
+        .route("/oauth2/token", axum::routing::post(app::ssr::oidc::token))
+        .route(
+            "/oauth2/userinfo",
+            axum::routing::get(app::ssr::oidc::userinfo).post(app::ssr::oidc::userinfo),
         )
         .leptos_routes_with_context(
             &state,

@@ -42,6 +42,9 @@ enum Command {
     /// The audit trail's tamper evidence.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The apps that sign people in through Tessera (OpenID Connect).
+    #[command(subcommand)]
+    App(tessera_server::app_commands::AppCommand),
     /// An online, consistent copy of the SQLite database while the server runs (SQLite's
     /// VACUUM INTO). The server key is not in it: keep `secret.key` with your backups.
     Backup {
@@ -196,6 +199,11 @@ async fn main() -> anyhow::Result<()> {
         Command::User(cmd) => user(&cli.settings, cmd).await,
         Command::Organisation(cmd) => organisation(&cli.settings, cmd).await,
         Command::Audit(cmd) => audit(&cli.settings, cmd).await,
+        Command::App(cmd) => {
+            let config = cli.settings.build(false)?;
+            let tessera = Tessera::open(&config.core, Arc::new(SystemClock)).await?;
+            tessera_server::app_commands::run(&tessera, cmd).await
+        }
         Command::Backup { to } => backup(&cli.settings, &to).await,
         Command::Restore { file } => restore(&cli.settings, &file).await,
         Command::SetupLink => {

@@ -65,7 +65,10 @@ pub async fn check_origin(
     req: Request,
     next: Next,
 ) -> Response {
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // Apps call the token and userinfo endpoints with their own credentials, never a
+    // cookie, so there is nothing for another site to ride on.
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || app::ssr::guard::is_cookieless_endpoint(req.uri().path());
     if !safe {
         let headers = req.headers();
         let origin = headers

@@ -146,11 +146,25 @@ pub fn access_for_page(path: &str) -> Access {
         {
             Access::Roles(roles::CONSOLE)
         }
+        // OpenID Connect: open to anyone; each endpoint decides from the session (the
+        // authorization endpoint) or from the app's and tokens' own credentials.
+        _ if is_oidc_endpoint(path) => Access::Public,
         "/signin/verify" => Access::SecondFactor,
         "/setup-2fa" => Access::Setup,
         _ if is_console_page(path) => Access::Roles(roles::ADMIN),
         _ => Access::Full,
     }
+}
+
+/// The OpenID Connect provider's endpoints.
+pub fn is_oidc_endpoint(path: &str) -> bool {
+    path == "/.well-known/openid-configuration" || path.starts_with("/oauth2/")
+}
+
+/// Endpoints apps call server to server, authenticated by their own credentials or a
+/// bearer token, never by a cookie: a browser app may call them from its own origin.
+pub fn is_cookieless_endpoint(path: &str) -> bool {
+    matches!(path, "/oauth2/token" | "/oauth2/userinfo")
 }
 
 /// Files served as they are (the site's wasm, JS, CSS, favicon): no session needed.
@@ -234,8 +248,17 @@ pub async fn resolve_session(
     req.extensions_mut().insert(client);
     req.extensions_mut().insert(CurrentCaller(caller));
     req.extensions_mut().insert(SessionEnded(ended));
+    let path = req.uri().path();
+    let waiting = (path == "/" || path == "/signin")
+        .then(|| super::oidc::resume_target(&state, req.headers()))
+        .flatten();
+    req.extensions_mut().insert(WaitingAuthorization(waiting));
     next.run(req).await
 }
+
+/// An app's sign-in waiting for this browser to be signed in: where to resume it.
+#[derive(Clone)]
+pub struct WaitingAuthorization(pub Option<String>);
 
 /// A cookie came in whose session is gone (expired, signed out elsewhere).
 #[derive(Clone, Copy)]
@@ -299,6 +322,12 @@ pub async fn pages(req: Request, next: Next) -> Response {
         return Redirect::permanent(&target).into_response();
     }
     let caller = caller_of(&req);
+    // Fully signed in with an app's sign-in waiting: back to it.
+    if (path == "/" || path == "/signin") && decide(&caller, Access::Full).is_ok() {
+        if let Some(WaitingAuthorization(Some(to))) = req.extensions().get() {
+            return Redirect::to(to).into_response();
+        }
+    }
     // Someone fully signed in has no business on the sign-in page.
     if path == "/signin" && decide(&caller, Access::Full).is_ok() {
         return Redirect::to("/").into_response();

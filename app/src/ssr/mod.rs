@@ -8,6 +8,7 @@ pub mod console;
 mod errors;
 pub mod export;
 pub mod guard;
+pub mod oidc;
 pub mod report;
 pub mod session_cookie;
 pub mod steps;

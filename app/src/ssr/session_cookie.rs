@@ -45,6 +45,20 @@ fn append(state: &AppState, mut cookie: String) {
     }
 }
 
+/// Clears the cookie on a response built by hand (outside a server function).
+pub fn append_clear(state: &AppState, headers: &mut http::HeaderMap) {
+    let mut cookie = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
+        state.web.cookie_name()
+    );
+    if state.web.secure_cookies {
+        cookie.push_str("; Secure");
+    }
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        headers.append(SET_COOKIE, value);
+    }
+}
+
 /// The session token in a request's cookies, if any.
 pub fn read(state: &AppState, headers: &http::HeaderMap) -> Option<SessionToken> {
     let name = state.web.cookie_name();
