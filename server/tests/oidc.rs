@@ -1,0 +1,894 @@
+//! Tessera as an OpenID Connect provider, driven by a relying party nobody here wrote:
+//! the `openidconnect` crate as a client (discovery, the code flow with PKCE, ID-token
+//! signature/issuer/audience/nonce checks, userinfo, refresh). What it would never send
+//! (a wrong verifier, a replayed code, another app's code) is sent by hand.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::console::PASSWORD;
+use common::factors::totp;
+use common::{Client, TestApp};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreUserInfoClaims,
+};
+use openidconnect::{
+    AccessToken, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenResponse,
+};
+use serde_json::json;
+use tessera_core::accounts::Role;
+use tessera_core::oidc::clients::NewClient;
+use tessera_core::oidc::keys::Alg;
+use tessera_core::service::By;
+
+const CALLBACK: &str = "https://wiki.riverside.example/callback";
+
+type Rp = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// An app as the admin registers it: two steps required, every role, refresh tokens.
+fn wiki_app() -> NewClient {
+    NewClient {
+        name: "Procedures wiki".into(),
+        confidential: true,
+        redirect_uris: vec![CALLBACK.into()],
+        post_logout_uris: vec![],
+        roles: Role::ALL.to_vec(),
+        password_enough: false,
+        refresh_tokens: true,
+        access_token_secs: 300,
+        id_token_alg: Alg::Rs256,
+        backchannel_logout_uri: None,
+    }
+}
+
+/// The app's side: its registration, and the `openidconnect` client built from discovery.
+struct App {
+    rp: Rp,
+    http: reqwest::Client,
+    client_id: String,
+    secret: Option<String>,
+}
+
+async fn register(app: &TestApp, new: NewClient) -> App {
+    let alg = new.id_token_alg;
+    let registered = app
+        .running()
+        .tessera
+        .register_app(By::Operator, new)
+        .await
+        .unwrap();
+    discover(app, registered.client_id, registered.client_secret, alg).await
+}
+
+/// The app reads discovery (and the JWKS) afresh.
+async fn discover(app: &TestApp, client_id: String, secret: Option<String>, alg: Alg) -> App {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.origin()).unwrap(), &http)
+            .await
+            .expect("discovery and the JWKS are accepted by the relying party");
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client_id.clone()),
+        secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(CALLBACK.into()).unwrap());
+    let rp = if alg == Alg::Es256 {
+        rp
+    } else {
+        rp.set_auth_type(AuthType::BasicAuth)
+    };
+    App {
+        rp,
+        http,
+        client_id,
+        secret,
+    }
+}
+
+/// One authorization request: what the browser is sent to, and what the app keeps.
+struct Started {
+    url: String,
+    state: CsrfToken,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+}
+
+impl App {
+    fn start(&self, extra: &[(&str, &str)]) -> Started {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = self
+            .rp
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("email".into()))
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge);
+        for (k, v) in extra {
+            request = request.add_extra_param(*k, *v);
+        }
+        let (url, state, nonce) = request.url();
+        Started {
+            url: url.to_string(),
+            state,
+            nonce,
+            verifier,
+        }
+    }
+
+    async fn exchange(
+        &self,
+        code: &str,
+        verifier: PkceCodeVerifier,
+    ) -> Result<openidconnect::core::CoreTokenResponse, String> {
+        self.rp
+            .exchange_code(AuthorizationCode::new(code.into()))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&self.http)
+            .await
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    async fn userinfo(&self, token: &AccessToken) -> Result<CoreUserInfoClaims, String> {
+        self.rp
+            .user_info(token.clone(), None)
+            .unwrap()
+            .request_async(&self.http)
+            .await
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    async fn refresh(
+        &self,
+        token: &RefreshToken,
+    ) -> Result<openidconnect::core::CoreTokenResponse, String> {
+        self.rp
+            .exchange_refresh_token(token)
+            .unwrap()
+            .request_async(&self.http)
+            .await
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// A token request by hand (what no well-behaved client sends).
+    async fn raw_token(
+        &self,
+        tessera: &TestApp,
+        form: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let res = self
+            .http
+            .post(tessera.url("/oauth2/token"))
+            .basic_auth(&self.client_id, self.secret.as_deref())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(json!(null)))
+    }
+}
+
+/// The browser follows an authorization URL: where it is sent. (The issuer says
+/// `localhost`; the test's cookie jar holds the session for `127.0.0.1`.)
+async fn follow(browser: &Client, url: &str) -> reqwest::Response {
+    let url = url.replacen("http://localhost:", "http://127.0.0.1:", 1);
+    browser.http.get(url).send().await.unwrap()
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("a redirect, got {}", res.status()))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A staff member with an authenticator app, signed in with both steps.
+async fn two_step_staff(app: &TestApp, name: &str) -> (Client, common::console::Person) {
+    let person = app.person(name, Role::Staff, true).await;
+    (signed_in_with_app(app, &person).await, person)
+}
+
+async fn signed_in_with_app(app: &TestApp, person: &common::console::Person) -> Client {
+    app.advance(30);
+    let browser = app.client();
+    let a = browser.sign_in(&person.email, PASSWORD).await;
+    assert_eq!(a.body["next"], "/signin/verify", "{a:?}");
+    let code = totp(person.key.as_deref().unwrap(), app.clock_now());
+    let b = browser
+        .call(
+            "second_step",
+            json!({"method": "authenticator", "code": code}),
+        )
+        .await;
+    assert_eq!(b.status, 200, "{b:?}");
+    browser
+}
+
+/// Authorizes with a signed-in browser: the code from the redirect back to the app.
+async fn code_for(browser: &Client, started: &Started) -> String {
+    let res = follow(browser, &started.url).await;
+    assert_eq!(res.status(), 303, "a redirect back to the app");
+    let to = location(&res);
+    assert!(to.starts_with(CALLBACK), "{to}");
+    param(&to, "code").expect("a code")
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_signs_a_two_step_user_in_to_the_app() {
+    let tessera = TestApp::demo().await;
+    let wiki = register(&tessera, wiki_app()).await;
+    let (browser, person) = two_step_staff(&tessera, "Amy Wong").await;
+
+    let started = wiki.start(&[]);
+    let res = follow(&browser, &started.url).await;
+    let back = location(&res);
+    // RFC 9207: the response names its issuer; state comes back as sent.
+    assert_eq!(
+        param(&back, "iss").as_deref(),
+        Some(tessera.origin().as_str())
+    );
+    assert_eq!(
+        param(&back, "state").as_deref(),
+        Some(started.state.secret().as_str())
+    );
+    let code = param(&back, "code").unwrap();
+
+    let tokens = wiki.exchange(&code, started.verifier).await.unwrap();
+    let id_token = tokens.id_token().expect("an ID token");
+    // Signature (RS256, from the JWKS), issuer, audience, expiry and nonce.
+    let claims = id_token
+        .claims(&wiki.rp.id_token_verifier(), &started.nonce)
+        .expect("the ID token verifies");
+    assert_eq!(claims.subject().as_str(), person.id);
+    assert_eq!(
+        claims.email().map(|e| e.as_str()),
+        Some(person.email.as_str())
+    );
+    assert_eq!(claims.email_verified(), Some(true));
+    assert_eq!(
+        claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Amy Wong")
+    );
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    assert_eq!(amr, ["pwd", "otp", "mfa"], "an app code is otp");
+    assert_eq!(
+        claims.auth_context_ref().map(|a| a.as_str()),
+        Some("urn:tessera:acr:two-step")
+    );
+    assert!(claims.auth_time().is_some());
+    // The access token's hash is in the ID token, and matches.
+    assert!(claims.access_token_hash().is_some());
+
+    let info = wiki.userinfo(tokens.access_token()).await.unwrap();
+    assert_eq!(info.subject().as_str(), person.id);
+    assert_eq!(
+        info.email().map(|e| e.as_str()),
+        Some(person.email.as_str())
+    );
+
+    // Refresh: rotated on use. The new one works; the old one coming back revokes the
+    // whole family, the new one included.
+    let first = tokens.refresh_token().expect("a refresh token").clone();
+    let renewed = wiki.refresh(&first).await.unwrap();
+    let second = renewed.refresh_token().unwrap().clone();
+    assert_ne!(second.secret(), first.secret());
+    wiki.userinfo(renewed.access_token()).await.unwrap();
+    let reused = wiki.refresh(&first).await.unwrap_err();
+    assert!(reused.contains("invalid_grant"), "{reused}");
+    let after = wiki.refresh(&second).await.unwrap_err();
+    assert!(
+        after.contains("invalid_grant"),
+        "the family is revoked: {after}"
+    );
+    assert!(
+        wiki.userinfo(renewed.access_token()).await.is_err(),
+        "its access tokens too"
+    );
+
+    let kinds = tessera.audit_kinds().await;
+    for kind in ["app_sign_in", "app_tokens_renewed", "app_tokens_revoked"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    tessera.stop().await;
+}
+
+#[tokio::test]
+async fn es256_public_app_and_backup_code_named_honestly() {
+    let tessera = TestApp::demo().await;
+    let app = register(
+        &tessera,
+        NewClient {
+            name: "Rota app".into(),
+            confidential: false,
+            id_token_alg: Alg::Es256,
+            refresh_tokens: false,
+            ..wiki_app()
+        },
+    )
+    .await;
+    assert!(app.secret.is_none());
+    // Enrol, keep a backup code, sign in with it.
+    let person = tessera.person("Ben Ode", Role::Staff, false).await;
+    let setup = person
+        .client
+        .call("begin_authenticator", json!({"password": PASSWORD}))
+        .await;
+    let key = setup.body["key_grouped"].as_str().unwrap().to_string();
+    let added = person
+        .client
+        .call(
+            "confirm_authenticator",
+            json!({"code": totp(&key, tessera.clock_now())}),
+        )
+        .await;
+    let backup = added.body["backup_codes"][0].as_str().unwrap().to_string();
+    let browser = tessera.client();
+    browser.sign_in(&person.email, PASSWORD).await;
+    let b = browser
+        .call(
+            "second_step",
+            json!({"method": "backup_code", "code": backup}),
+        )
+        .await;
+    assert_eq!(b.status, 200, "{b:?}");
+
+    let started = app.start(&[]);
+    let code = code_for(&browser, &started).await;
+    let tokens = app.exchange(&code, started.verifier).await.unwrap();
+    assert!(tokens.refresh_token().is_none(), "this app has none");
+    let verifier = app
+        .rp
+        .id_token_verifier()
+        .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+    let claims = tokens
+        .id_token()
+        .unwrap()
+        .claims(&verifier, &started.nonce)
+        .expect("an ES256 ID token verifies");
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    assert_eq!(amr, ["pwd", "backup_code", "mfa"]);
+    tessera.stop().await;
+}
+
+#[tokio::test]
+async fn codes_are_single_use_short_lived_bound_to_their_app_and_verifier() {
+    let tessera = TestApp::demo().await;
+    let wiki = register(&tessera, wiki_app()).await;
+    let other = register(
+        &tessera,
+        NewClient {
+            name: "Scheduling".into(),
+            ..wiki_with_refresh(false)
+        },
+    )
+    .await;
+    let (browser, _) = two_step_staff(&tessera, "Cy Dee").await;
+
+    // A wrong verifier, then the right one: the code is gone after the first try.
+    let started = wiki.start(&[]);
+    let code = code_for(&browser, &started).await;
+    let (status, body) = wiki
+        .raw_token(
+            &tessera,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", &"x".repeat(43)),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(wiki.exchange(&code, started.verifier).await.is_err());
+
+    // No verifier at all.
+    let started = wiki.start(&[]);
+    let code = code_for(&browser, &started).await;
+    let (status, body) = wiki
+        .raw_token(
+            &tessera,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // Another app's code: refused, and it does not burn the code for its own app.
+    let started = wiki.start(&[]);
+    let code = code_for(&browser, &started).await;
+    let stolen = other
+        .exchange(
+            &code,
+            PkceCodeVerifier::new(started.verifier.secret().clone()),
+        )
+        .await
+        .unwrap_err();
+    assert!(stolen.contains("invalid_grant"), "{stolen}");
+    // Replay: the first exchange works; the second fails and revokes what the first got.
+    let tokens = wiki.exchange(&code, started.verifier).await.unwrap();
+    wiki.userinfo(tokens.access_token()).await.unwrap();
+    let (status, _) = wiki
+        .raw_token(
+            &tessera,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", &"y".repeat(43)),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        wiki.userinfo(tokens.access_token()).await.is_err(),
+        "a replayed code revokes the tokens it gave"
+    );
+    assert!(wiki.refresh(tokens.refresh_token().unwrap()).await.is_err());
+
+    // Expired: a code lives 60 seconds.
+    let started = wiki.start(&[]);
+    let code = code_for(&browser, &started).await;
+    tessera.advance(61);
+    let late = wiki.exchange(&code, started.verifier).await.unwrap_err();
+    assert!(late.contains("invalid_grant"), "{late}");
+
+    // The wrong secret: the app is not authenticated.
+    let res = reqwest::Client::new()
+        .post(tessera.url("/oauth2/token"))
+        .basic_auth(&wiki.client_id, Some("not the secret"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    tessera.stop().await;
+}
+
+fn wiki_with_refresh(refresh_tokens: bool) -> NewClient {
+    NewClient {
+        refresh_tokens,
+        ..wiki_app()
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_page_or_an_error_back_never_an_open_redirect() {
+    let tessera = TestApp::demo().await;
+    let wiki = register(&tessera, wiki_app()).await;
+    let (browser, _) = two_step_staff(&tessera, "Di Eve").await;
+
+    // An unregistered redirect address: a page, no Location, nothing sent anywhere.
+    let started = wiki.start(&[]);
+    let evil = started.url.replace(
+        &url::form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect::<String>(),
+        "https%3A%2F%2Fevil.example%2Fcb",
+    );
+    assert_ne!(evil, started.url);
+    let res = follow(&browser, &evil).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+    assert!(res.text().await.unwrap().contains("not registered"));
+    // An unknown app: a page too.
+    let res = follow(
+        &browser,
+        &tessera.url("/oauth2/authorize?client_id=nope&redirect_uri=https%3A%2F%2Fevil.example%2F"),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+
+    // No PKCE: an error back to the (registered) app, with state and iss.
+    let started = wiki.start(&[]);
+    let no_pkce: String = started
+        .url
+        .split('&')
+        .filter(|p| !p.starts_with("code_challenge"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let to = location(&follow(&browser, &no_pkce).await);
+    assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        param(&to, "state").as_deref(),
+        Some(started.state.secret().as_str())
+    );
+    assert!(param(&to, "iss").is_some());
+    tessera.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_first_then_back_to_the_app_and_prompts_are_honoured() {
+    let tessera = TestApp::demo().await;
+    let wiki = register(&tessera, wiki_app()).await;
+    let person = tessera.person("Eve Fox", Role::Staff, true).await;
+
+    // Not signed in: to the sign-in page, the request kept; prompt=none says so instead.
+    let browser = tessera.client();
+    let silent = wiki.start(&[("prompt", "none")]);
+    let to = location(&follow(&browser, &silent.url).await);
+    assert_eq!(param(&to, "error").as_deref(), Some("login_required"));
+    let started = wiki.start(&[]);
+    let res = follow(&browser, &started.url).await;
+    assert_eq!(location(&res), "/signin");
+    // A half session is not enough either.
+    tessera.advance(30);
+    browser.sign_in(&person.email, PASSWORD).await;
+    let res = follow(&browser, &started.url).await;
+    assert_eq!(location(&res), "/signin/verify");
+    let code = totp(person.key.as_deref().unwrap(), tessera.clock_now());
+    browser
+        .call(
+            "second_step",
+            json!({"method": "authenticator", "code": code}),
+        )
+        .await;
+    // Where the second step sends the browser, `/`, resumes the app's request.
+    let res = browser.get("/").await;
+    assert_eq!(location(&res), "/oauth2/authorize?resume=1");
+    let res = browser.get("/oauth2/authorize?resume=1").await;
+    let back = location(&res);
+    assert_eq!(
+        param(&back, "state").as_deref(),
+        Some(started.state.secret().as_str())
+    );
+    let tokens = wiki
+        .exchange(&param(&back, "code").unwrap(), started.verifier)
+        .await
+        .unwrap();
+    tokens
+        .id_token()
+        .unwrap()
+        .claims(&wiki.rp.id_token_verifier(), &started.nonce)
+        .unwrap();
+    // Used up: `/` is the account page again.
+    assert_eq!(browser.get("/").await.status(), 200);
+
+    // max_age: a sign-in older than asked for must be done again (the session ends).
+    tessera.advance(120);
+    let started = wiki.start(&[("max_age", "60")]);
+    let res = follow(&browser, &started.url).await;
+    assert_eq!(location(&res), "/signin");
+    assert_eq!(browser.me().await.status, 401, "the old session ended");
+    let fresh = wiki.start(&[("prompt", "login")]);
+    let again = signed_in_with_app(&tessera, &person).await;
+    // A full session from before the request: prompt=login asks for a new one.
+    tessera.advance(1);
+    let res = follow(&again, &fresh.url).await;
+    assert_eq!(location(&res), "/signin");
+    tessera.stop().await;
+}
+
+#[tokio::test]
+async fn the_apps_rules_refuse_with_an_explanation() {
+    let tessera = TestApp::demo().await;
+    let wiki = register(&tessera, wiki_app()).await;
+    let admins_only = register(
+        &tessera,
+        NewClient {
+            name: "Billing".into(),
+            roles: vec![Role::Admin],
+            ..wiki_app()
+        },
+    )
+    .await;
+    let relaxed = register(
+        &tessera,
+        NewClient {
+            name: "Canteen menu".into(),
+            password_enough: true,
+            ..wiki_app()
+        },
+    )
+    .await;
+
+    // The password alone (no two-step set up, none required): refused by a two-step app,
+    // with a page that says why and a link back carrying interaction_required.
+    let person = tessera.person("Fay Gil", Role::Staff, false).await;
+    let started = wiki.start(&[]);
+    let res = follow(&person.client, &started.url).await;
+    assert_eq!(res.status(), 403);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("needs two-step sign-in"), "{page}");
+    assert!(page.contains("error=interaction_required"), "{page}");
+    let silent = wiki.start(&[("prompt", "none")]);
+    let to = location(&follow(&person.client, &silent.url).await);
+    assert_eq!(param(&to, "error").as_deref(), Some("interaction_required"));
+    // An app where the password is enough lets the same session in, and says so.
+    let started = relaxed.start(&[]);
+    let code = code_for(&person.client, &started).await;
+    let tokens = relaxed.exchange(&code, started.verifier).await.unwrap();
+    let claims = tokens
+        .id_token()
+        .unwrap()
+        .claims(&relaxed.rp.id_token_verifier(), &started.nonce)
+        .unwrap();
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    assert_eq!(amr, ["pwd"]);
+
+    // A role the app is not open to.
+    let (browser, _) = two_step_staff(&tessera, "Gus Hart").await;
+    let started = admins_only.start(&[]);
+    let res = follow(&browser, &started.url).await;
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("error=access_denied"));
+
+    // A switched-off app: a page, and its tokens stop working.
+    let started = wiki.start(&[]);
+    let code = code_for(&browser, &started).await;
+    let tokens = wiki.exchange(&code, started.verifier).await.unwrap();
+    tessera
+        .running()
+        .tessera
+        .set_app_enabled(By::Operator, "Procedures wiki", false)
+        .await
+        .unwrap();
+    let res = follow(&browser, &wiki.start(&[]).url).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("switched off"));
+    assert!(wiki.userinfo(tokens.access_token()).await.is_err());
+    assert!(wiki.refresh(tokens.refresh_token().unwrap()).await.is_err());
+
+    let kinds = tessera.audit_kinds().await;
+    assert!(
+        kinds.iter().filter(|k| *k == "app_refused").count() >= 3,
+        "{kinds:?}"
+    );
+    tessera.stop().await;
+}
+
+#[tokio::test]
+async fn ending_the_tessera_session_ends_the_apps_tokens() {
+    let tessera = TestApp::demo().await;
+    let wiki = register(&tessera, wiki_app()).await;
+    let (browser, person) = two_step_staff(&tessera, "Hal Ives").await;
+    let grant = |browser: Client| {
+        let wiki = &wiki;
+        async move {
+            let started = wiki.start(&[]);
+            let code = code_for(&browser, &started).await;
+            (
+                browser,
+                wiki.exchange(&code, started.verifier).await.unwrap(),
+            )
+        }
+    };
+
+    // Sign-out.
+    let (browser, tokens) = grant(browser).await;
+    assert_eq!(browser.call("sign_out", json!({})).await.status, 200);
+    assert!(wiki.userinfo(tokens.access_token()).await.is_err());
+    assert!(wiki.refresh(tokens.refresh_token().unwrap()).await.is_err());
+
+    // Idle: the session's idle limit passes without Tessera seeing the person.
+    let (_, tokens) = grant(signed_in_with_app(&tessera, &person).await).await;
+    tessera.advance(13 * 3600);
+    assert!(wiki.refresh(tokens.refresh_token().unwrap()).await.is_err());
+
+    // A reset of the person's two-step sign-in, then disabled, by an admin.
+    let admin = tessera.stepped_up("Ann Admin", Role::Admin).await;
+    let (_, tokens) = grant(signed_in_with_app(&tessera, &person).await).await;
+    let reset = admin
+        .client
+        .call(
+            "admin/reset_two_factor",
+            json!({"id": person.id, "reason": "lost phone"}),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{reset:?}");
+    assert!(wiki.userinfo(tokens.access_token()).await.is_err());
+    assert!(wiki.refresh(tokens.refresh_token().unwrap()).await.is_err());
+
+    let other = tessera.person("Ivy Jay", Role::Staff, true).await;
+    let (_, tokens) = grant(signed_in_with_app(&tessera, &other).await).await;
+    let off = admin
+        .client
+        .call(
+            "admin/set_user_active",
+            json!({"id": other.id, "active": false}),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{off:?}");
+    assert!(wiki.userinfo(tokens.access_token()).await.is_err());
+    assert!(wiki.refresh(tokens.refresh_token().unwrap()).await.is_err());
+    tessera.stop().await;
+}
+
+#[tokio::test]
+async fn discovery_and_keys_follow_the_specs_and_rotate() {
+    let tessera = TestApp::demo().await;
+    let http = reqwest::Client::new();
+    let doc: serde_json::Value = http
+        .get(tessera.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], tessera.origin());
+    assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["RS256", "ES256"])
+    );
+    let jwks = |http: reqwest::Client| {
+        let url = tessera.url("/oauth2/jwks");
+        async move {
+            let set: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            set["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = jwks(http.clone()).await;
+    assert_eq!(before.len(), 2, "one RS256 and one ES256 key");
+    let wiki = register(&tessera, wiki_app()).await;
+    let (browser, _) = two_step_staff(&tessera, "Ida Jones").await;
+    let started = wiki.start(&[]);
+    let code = code_for(&browser, &started).await;
+    let verifier = PkceCodeVerifier::new(started.verifier.secret().clone());
+    let old_token = wiki.exchange(&code, verifier).await.unwrap();
+
+    tessera
+        .running()
+        .tessera
+        .rotate_signing_keys(By::Operator)
+        .await
+        .unwrap();
+    let after = jwks(http.clone()).await;
+    assert_eq!(after.len(), 4, "the old keys are still published");
+    for kid in &before {
+        assert!(after.contains(kid));
+    }
+    // A token signed before the rotation still verifies against the keys published now;
+    // a new one is signed with a new key.
+    let again = discover(
+        &tessera,
+        wiki.client_id.clone(),
+        wiki.secret.clone(),
+        Alg::Rs256,
+    )
+    .await;
+    old_token
+        .id_token()
+        .unwrap()
+        .claims(&again.rp.id_token_verifier(), &started.nonce)
+        .expect("the retired key still verifies its tokens");
+    let started = again.start(&[]);
+    let code = code_for(&browser, &started).await;
+    let new_token = again.exchange(&code, started.verifier).await.unwrap();
+    let new_kid = kid_of(&new_token.id_token().unwrap().to_string());
+    assert!(!before.contains(&new_kid), "signed with the new key");
+    // A day later the retired keys are no longer published.
+    tessera.advance(25 * 3600);
+    let later = jwks(http).await;
+    assert_eq!(later.len(), 2);
+    assert!(later.contains(&new_kid));
+    tessera.stop().await;
+}
+
+#[tokio::test]
+async fn the_command_line_registers_lists_and_removes_apps() {
+    let tessera = TestApp::demo().await;
+    if tessera.on_postgres() {
+        // The command line reads the data folder's settings: SQLite only here.
+        tessera.stop().await;
+        return;
+    }
+    let dir = tessera.dir.path().to_path_buf();
+    let (ok, out) = common::cli(
+        &dir,
+        &[
+            "app",
+            "add",
+            "--name",
+            "File share",
+            "--redirect-uri",
+            CALLBACK,
+            "--role",
+            "staff",
+            "--alg",
+            "ES256",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("client_secret"), "{out}");
+    let (ok, out) = common::cli(&dir, &["app", "list"], None);
+    assert!(
+        ok && out.contains("File share") && out.contains("two steps required"),
+        "{out}"
+    );
+    let (ok, out) = common::cli(
+        &dir,
+        &[
+            "app",
+            "add",
+            "--name",
+            "Bad",
+            "--redirect-uri",
+            "http://evil.example/cb",
+        ],
+        None,
+    );
+    assert!(!ok && out.contains("https"), "{out}");
+    let (ok, out) = common::cli(&dir, &["app", "new-secret", "File share"], None);
+    assert!(ok && out.contains("old one no longer works"), "{out}");
+    let (ok, out) = common::cli(&dir, &["app", "remove", "File share"], None);
+    assert!(ok, "{out}");
+    let (_, out) = common::cli(&dir, &["app", "list"], None);
+    assert!(out.contains("No apps registered"), "{out}");
+    let kinds = tessera.audit_kinds().await;
+    for kind in ["app_registered", "app_changed", "app_removed"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    tessera.stop().await;
+}
+
+/// The `kid` in a JWT's header.
+fn kid_of(jwt: &str) -> String {
+    let header = jwt.split('.').next().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &data_encoding::BASE64URL_NOPAD
+            .decode(header.as_bytes())
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_string()
+}
