@@ -480,6 +480,19 @@ async fn codes_are_single_use_short_lived_bound_to_their_app_and_verifier() {
     let late = wiki.exchange(&code, started.verifier).await.unwrap_err();
     assert!(late.contains("invalid_grant"), "{late}");
 
+    // Housekeeping drops what can no longer be used, a day on; the audit trail stays.
+    let codes = tessera.count("oidc_codes").await;
+    assert_eq!(codes, 4, "one per authorization above");
+    tessera.advance(2 * 24 * 3600);
+    tessera.running().tessera.housekeeping().await.unwrap();
+    assert_eq!(tessera.count("oidc_codes").await, 0);
+    assert_eq!(tessera.count("oidc_access_tokens").await, 0);
+    assert!(
+        tessera.count("oidc_grants").await > 0,
+        "grants with refresh tokens stay"
+    );
+    assert_eq!(tessera.count("oidc_empty_grants").await, 0);
+
     // The wrong secret: the app is not authenticated.
     let res = reqwest::Client::new()
         .post(tessera.url("/oauth2/token"))

@@ -493,6 +493,33 @@ impl Tessera {
         )))
     }
 
+    /// Drops what apps were given that can no longer be used: expired access and refresh
+    /// tokens, codes a day after they expired (kept that long to recognise a replay), and
+    /// grants with nothing left on them. The audit trail keeps the history.
+    pub async fn prune_app_tokens(&self) -> CoreResult<u64> {
+        let now = self.now();
+        let mut removed = 0;
+        for (sql, before) in [
+            ("DELETE FROM oidc_access_tokens WHERE expires_at < $1", now),
+            ("DELETE FROM oidc_refresh_tokens WHERE expires_at < $1", now),
+            ("DELETE FROM oidc_codes WHERE expires_at < $1", now - 24 * 3600),
+            (
+                "DELETE FROM oidc_grants WHERE created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM oidc_refresh_tokens r WHERE r.grant_id = oidc_grants.id) \
+                 AND NOT EXISTS (SELECT 1 FROM oidc_access_tokens a WHERE a.grant_id = oidc_grants.id) \
+                 AND NOT EXISTS (SELECT 1 FROM oidc_codes c WHERE c.grant_id = oidc_grants.id)",
+                now - 24 * 3600,
+            ),
+        ] {
+            removed += sqlx::query(sql)
+                .bind(before)
+                .execute(self.db.pool())
+                .await?
+                .rows_affected();
+        }
+        Ok(removed)
+    }
+
     /// An audit record of a refused app sign-in.
     async fn record_app_refusal(
         &self,

@@ -208,6 +208,14 @@ impl TestApp {
             "organisation" => "SELECT COUNT(*) FROM organisation",
             "passkeys" => "SELECT COUNT(*) FROM passkeys",
             "webauthn_ceremonies" => "SELECT COUNT(*) FROM webauthn_ceremonies",
+            "oidc_codes" => "SELECT COUNT(*) FROM oidc_codes",
+            "oidc_access_tokens" => "SELECT COUNT(*) FROM oidc_access_tokens",
+            "oidc_grants" => "SELECT COUNT(*) FROM oidc_grants",
+            // Grants with no refresh token left: nothing can be done with them.
+            "oidc_empty_grants" => {
+                "SELECT COUNT(*) FROM oidc_grants g WHERE NOT EXISTS \
+                 (SELECT 1 FROM oidc_refresh_tokens r WHERE r.grant_id = g.id)"
+            }
             other => panic!("no count for {other}"),
         };
         sqlx::query_scalar(sql)
