@@ -173,6 +173,9 @@ impl TestApp {
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
                 .default_headers(headers)
+                // A request that gets no answer fails its test, naming the request, rather
+                // than holding the whole run (CI once waited on one for twelve minutes).
+                .timeout(std::time::Duration::from_secs(60))
                 .build()
                 .unwrap(),
             base: self.url(""),
