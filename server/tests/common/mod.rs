@@ -13,6 +13,7 @@ pub mod hand_key;
 mod net;
 pub mod nginx;
 pub mod postgres;
+pub mod rp;
 
 pub use net::free_port;
 
