@@ -436,6 +436,26 @@ pub async fn demote_to_setup(conn: &mut AnyConnection, id_hash: &str) -> CoreRes
     Ok(crate::db::changed_one(&result))
 }
 
+/// Deletes the sessions past their limits (they would be refused anyway), so that their
+/// ending takes effect everywhere it is recorded: the apps signed in from them are told
+/// (back-channel logout, queued by a trigger). Returns how many.
+pub async fn delete_expired(
+    conn: &mut AnyConnection,
+    limits: Lifetimes,
+    now: UnixTime,
+) -> CoreResult<u64> {
+    let result = sqlx::query(
+        "DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2 \
+         OR (state = 'needs_second_factor' AND created_at < $3)",
+    )
+    .bind(now - limits.idle_secs)
+    .bind(now - limits.absolute_secs)
+    .bind(now - limits.absolute_secs.min(SECOND_FACTOR_WINDOW_SECS))
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
 pub async fn delete(conn: &mut AnyConnection, id_hash: &str) -> CoreResult<bool> {
     let result = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(id_hash)

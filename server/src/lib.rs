@@ -5,6 +5,7 @@
 //! exercise the real router, middleware and database.
 
 pub mod app_commands;
+pub mod backchannel;
 pub mod config;
 pub mod housekeeping;
 pub mod metrics;
@@ -100,6 +101,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/oauth2/token", axum::routing::post(app::ssr::oidc::token))
         .route(
+            "/oauth2/logout",
+            axum::routing::get(app::ssr::oidc::logout).post(app::ssr::oidc::logout),
+        )
+        .route(
             "/oauth2/userinfo",
             axum::routing::get(app::ssr::oidc::userinfo).post(app::ssr::oidc::userinfo),
         )
@@ -177,6 +182,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
     let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
     let worker = outbox::spawn(tessera.clone(), config.mail.clone(), shutdown.subscribe());
     let chores = housekeeping::spawn(tessera.clone(), shutdown.subscribe());
+    let logouts = backchannel::spawn(tessera.clone(), shutdown.subscribe());
     let (metrics_addr, metrics_task) = match config.metrics_addr {
         Some(addr) => {
             metrics::handle();
@@ -198,6 +204,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Resul
         }
         let _ = worker.await;
         let _ = chores.await;
+        let _ = logouts.await;
         if let Some(task) = metrics_task {
             let _ = task.await;
         }

@@ -17,7 +17,8 @@ use base64::Engine as _;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use tessera_core::oidc::MAX_REQUEST_LEN;
 use tessera_core::service::{
-    Authorize, AuthorizeRequest, ClientCredentials, ClientInfo, OAuthError, TokenRequest,
+    Authorize, AuthorizeRequest, ClientCredentials, ClientInfo, EndSession, EndSessionRequest,
+    OAuthError, TokenRequest,
 };
 
 use super::{AppState, CurrentCaller};
@@ -195,6 +196,86 @@ pub async fn authorize(
             .append(header::SET_COOKIE, cookie(&state, "", 0));
     }
     response
+}
+
+/// `GET /oauth2/logout` (RP-initiated logout), and `POST` from Tessera's own
+/// confirmation page (the origin check keeps other sites from posting it).
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(caller): Extension<CurrentCaller>,
+    Extension(client): Extension<ClientInfo>,
+    method: http::Method,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> Response {
+    let posted = method == http::Method::POST;
+    let text = if posted {
+        String::from_utf8_lossy(&body).into_owned()
+    } else {
+        query.unwrap_or_default()
+    };
+    let Ok(request) = serde_urlencoded::from_str::<EndSessionRequest>(&text) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Malformed sign-out request",
+            "The app sent a sign-out request Tessera cannot read.",
+            None,
+        );
+    };
+    let confirmed = posted && text.split('&').any(|p| p == "confirm=1");
+    let answer = state
+        .tessera
+        .end_session(&request, caller.0.as_deref(), confirmed, &client)
+        .await;
+    let signed_out = caller.0.is_some();
+    let mut response = match answer {
+        Err(e) => return super::guard::error_response(e.into()),
+        Ok(EndSession::Redirect(to)) => Redirect::to(&to).into_response(),
+        Ok(EndSession::SignedOut) => page(
+            StatusCode::OK,
+            "You are signed out",
+            "You are signed out of Tessera, and the apps you signed in to through it are being told.",
+            Some(("Sign in again", "/signin")),
+        ),
+        Ok(EndSession::Confirm { app, fields }) => {
+            return confirm_page(app.as_deref(), &fields);
+        }
+    };
+    if signed_out {
+        super::session_cookie::append_clear(&state, response.headers_mut());
+    }
+    response
+}
+
+fn confirm_page(app: Option<&str>, fields: &[(&'static str, String)]) -> Response {
+    let hidden: String = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                escape(value)
+            )
+        })
+        .collect();
+    let who = app.map_or("An app".to_string(), escape);
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Sign out? · Tessera</title><link rel=\"stylesheet\" href=\"/pkg/tessera.css\"></head>\
+         <body><main id=\"main\" class=\"page\"><section class=\"card narrow\">\
+         <h1>Sign out of Tessera?</h1><p>{who} asks to sign you out of Tessera. You will be signed \
+         out of the apps you signed in to through Tessera too.</p>\
+         <form method=\"post\" action=\"/oauth2/logout\">{hidden}\
+         <input type=\"hidden\" name=\"confirm\" value=\"1\">\
+         <button type=\"submit\">Sign out</button> <a href=\"/\">Stay signed in</a></form>\
+         </section></main></body></html>"
+    );
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 /// A small page of Tessera's own, for what cannot go back to the app.

@@ -114,6 +114,8 @@ audit_kinds! {
     AppRefused = "app_refused", "App sign-in refused", "Apps";
     /// What an app was given was revoked: a code or refresh token came back a second time.
     AppTokensRevoked = "app_tokens_revoked", "App tokens revoked", "Apps";
+    /// An app's back-channel logout address did not take the notice, after every retry.
+    AppLogoutFailed = "app_logout_failed", "App not told of a sign-out", "Apps";
     SigningKeysRotated = "signing_keys_rotated", "Signing keys rotated", "Settings";
 }
 

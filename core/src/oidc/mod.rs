@@ -139,6 +139,9 @@ pub fn check_redirect_uri(uri: &str) -> Result<String, String> {
 /// `base` with `params` added to its query (keeping any it has), for redirects back to an
 /// app.
 pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        return base.to_string();
+    }
     match url::Url::parse(base) {
         Ok(mut url) => {
             {
@@ -203,6 +206,10 @@ mod tests {
                 &[("code", "a b"), ("state", "s")]
             ),
             "https://a.example/cb?x=1&code=a+b&state=s"
+        );
+        assert_eq!(
+            with_query("https://a.example/out", &[]),
+            "https://a.example/out"
         );
     }
 }

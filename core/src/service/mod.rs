@@ -30,6 +30,7 @@ mod grace;
 mod methods;
 mod notices;
 mod oidc;
+mod oidc_logout;
 mod operators;
 mod passkeys;
 mod second_step;
@@ -65,6 +66,9 @@ pub use grace::{Skip, WizardOffer};
 pub use methods::{FactorAdded, TwoFactorStatus};
 pub use oidc::{
     Authorize, AuthorizeRequest, ClientCredentials, OAuthError, SessionClaims, TokenRequest,
+};
+pub use oidc_logout::{
+    EndSession, EndSessionRequest, LogoutClaims, PendingLogout, LOGOUT_ATTEMPTS,
 };
 pub use second_step::{Proof, SecondStepOutcome};
 pub use sign_in::SignInOutcome;

@@ -140,6 +140,9 @@ struct ExtraMetadata {
     code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: every authorization response carries `iss`.
     authorization_response_iss_parameter_supported: bool,
+    end_session_endpoint: String,
+    backchannel_logout_supported: bool,
+    backchannel_logout_session_supported: bool,
 }
 impl openidconnect::AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -240,6 +243,9 @@ impl Tessera {
         let extra = ExtraMetadata {
             code_challenge_methods_supported: vec!["S256".into()],
             authorization_response_iss_parameter_supported: true,
+            end_session_endpoint: url("/oauth2/logout"),
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
         };
         if let (Some(doc), serde_json::Value::Object(more)) = (
             value.as_object_mut(),

@@ -271,6 +271,19 @@ impl Tessera {
         })
     }
 
+    /// Deletes the sessions past their limits (housekeeping), so everything that hangs on
+    /// them ends as well: the apps signed in from them are told (back-channel logout).
+    pub async fn end_expired_sessions(&self) -> CoreResult<u64> {
+        let Some(organisation) = self.organisation().await? else {
+            return Ok(0);
+        };
+        let mut tx = self.db.write().await?;
+        let ended =
+            session::delete_expired(&mut tx, Lifetimes::from(&organisation), self.now()).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
     /// The caller behind a session cookie, or `None` if the session is unknown, expired
     /// (it is then deleted) or belongs to a disabled user. Refreshes the idle timer.
     pub async fn resolve(&self, token: &SessionToken) -> CoreResult<Option<Caller>> {

@@ -87,6 +87,7 @@ impl Tessera {
     pub async fn housekeeping(&self) -> CoreResult<(u64, u64)> {
         let ended = self.end_expired_exceptions().await?;
         let reminded = self.send_deadline_reminders().await?;
+        self.end_expired_sessions().await?;
         self.prune_app_tokens().await?;
         // Once a day each: the coverage counts for the report's chart, the audit chain's
         // head to the admins.
