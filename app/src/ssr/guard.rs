@@ -250,7 +250,7 @@ pub async fn resolve_session(
     req.extensions_mut().insert(SessionEnded(ended));
     let path = req.uri().path();
     let waiting = (path == "/" || path == "/signin")
-        .then(|| super::oidc::resume_target(&state, req.headers()))
+        .then(|| super::waiting::resume_target(&state, req.headers()))
         .flatten();
     req.extensions_mut().insert(WaitingAuthorization(waiting));
     next.run(req).await

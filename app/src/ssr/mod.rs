@@ -12,6 +12,7 @@ pub mod oidc;
 pub mod report;
 pub mod session_cookie;
 pub mod steps;
+pub mod waiting;
 
 use std::sync::Arc;
 

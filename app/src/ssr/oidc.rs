@@ -3,10 +3,8 @@
 //! everything; here is only HTTP: parameters in, redirects, pages and JSON out.
 //!
 //! The authorization endpoint is a browser's top-level GET, with the Tessera session
-//! cookie. When the person must sign in first, the request waits in a short-lived cookie of
-//! its own (HttpOnly, SameSite=Lax) and `/` sends a fully signed-in browser back to it
-//! ([`resume_target`]), so the sign-in, second step and setup wizard need no knowledge of
-//! apps. The token and userinfo endpoints are called server to server: they authenticate
+//! cookie; when the person must sign in first, the request waits ([`super::waiting`]).
+//! The token and userinfo endpoints are called server to server: they authenticate
 //! the app (secret or PKCE) or the access token, never a cookie.
 
 use axum::body::Body;
@@ -21,60 +19,9 @@ use tessera_core::service::{
     OAuthError, TokenRequest,
 };
 
+use super::waiting::{clear, keep, waiting, Kind};
 use super::{AppState, CurrentCaller};
 use crate::error::AppError;
-
-/// Where a request waiting for a sign-in is kept, and for how long.
-const WAITING_SECS: i64 = 15 * 60;
-
-fn waiting_cookie_name(state: &AppState) -> &'static str {
-    if state.web.secure_cookies {
-        "__Host-tessera_authorize"
-    } else {
-        "tessera_authorize"
-    }
-}
-
-fn cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let mut text = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}",
-        waiting_cookie_name(state)
-    );
-    if state.web.secure_cookies {
-        text.push_str("; Secure");
-    }
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-fn read_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-/// A waiting request: when it first came, and its query string.
-fn waiting_request(state: &AppState, headers: &HeaderMap) -> Option<(i64, String)> {
-    let value = read_cookie(headers, waiting_cookie_name(state))?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(value)
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (at, query) = text.split_once('.')?;
-    let at: i64 = at.parse().ok()?;
-    let now = state.tessera.now();
-    (now - at <= WAITING_SECS && now >= at).then(|| (at, query.to_string()))
-}
-
-/// For the page guard: where a fully signed-in browser arriving at `/` (or `/signin`)
-/// goes instead, because an app's sign-in is waiting for it.
-pub fn resume_target(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    waiting_request(state, headers).map(|_| "/oauth2/authorize?resume=1".to_string())
-}
 
 /// `GET /.well-known/openid-configuration`
 pub async fn discovery(State(state): State<AppState>) -> Response {
@@ -117,8 +64,8 @@ pub async fn authorize(
     let now = state.tessera.now();
     // Back from a sign-in: the waiting request, which is used up now either way.
     let (started_at, query, resumed) = if query == "resume=1" {
-        match waiting_request(&state, &headers) {
-            Some((at, waiting)) => (at, waiting, true),
+        match waiting(&state, &headers).filter(|w| w.kind == Kind::Authorize) {
+            Some(w) => (w.at, w.text, true),
             None => {
                 return page(
                     StatusCode::BAD_REQUEST,
@@ -174,16 +121,15 @@ pub async fn authorize(
                     }
                 }
             }
-            let value = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(format!("{started_at}.{query}"));
             let to = match caller.0.as_deref() {
                 Some(c) if !fresh => super::guard::home_for(c.session.state),
                 _ => "/signin",
             };
             let mut response = Redirect::to(to).into_response();
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, cookie(&state, &value, WAITING_SECS));
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                keep(&state, Kind::Authorize, started_at, &query),
+            );
             if fresh {
                 super::session_cookie::append_clear(&state, response.headers_mut());
             }
@@ -193,7 +139,7 @@ pub async fn authorize(
     if resumed {
         response
             .headers_mut()
-            .append(header::SET_COOKIE, cookie(&state, "", 0));
+            .append(header::SET_COOKIE, clear(&state));
     }
     response
 }

@@ -95,6 +95,53 @@ pub fn acr(amr: &[String]) -> &'static str {
     }
 }
 
+/// Why an app or a protected site will not let someone in: the OAuth error, a sentence
+/// for the person, and the audit record's detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub error: &'static str,
+    pub message: String,
+    pub detail: String,
+}
+
+/// An app's (or a protected site's) own rules against a fully signed-in session: who may
+/// use it, and whether the password alone is enough. `None`: let in.
+pub fn rules_refuse(
+    name: &str,
+    roles: &[crate::accounts::Role],
+    password_enough: bool,
+    user: &crate::accounts::User,
+    session: &crate::session::Session,
+) -> Option<Refusal> {
+    if !roles.contains(&user.role) {
+        return Some(Refusal {
+            error: "access_denied",
+            message: format!(
+                "{name} is not open to your role ({}). If you need it, ask your administrator.",
+                user.role.label()
+            ),
+            detail: format!("role {} not allowed", user.role.as_str()),
+        });
+    }
+    if password_enough || two_steps(&amr(session.second_factor.as_deref())) {
+        return None;
+    }
+    let why = match session.admitted_by.as_deref() {
+        Some("exception") => "under a temporary exception your administrator granted",
+        Some(_) => "during your organisation's period for setting it up",
+        None if !user.two_factor_enabled => "because you have not set up two-step sign-in yet",
+        None => "without the second step",
+    };
+    Some(Refusal {
+        error: "interaction_required",
+        message: format!(
+            "{name} needs two-step sign-in, and you signed in with your password alone ({why}). \
+             Set up a passkey or an authenticator app under Security, sign out, and sign in again with it."
+        ),
+        detail: "password-only sign-in where two steps are required".into(),
+    })
+}
+
 /// The requested scopes Tessera knows, in its own order; `None` without `openid`.
 pub fn granted_scopes(requested: &str) -> Option<Vec<&'static str>> {
     let asked: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();

@@ -26,6 +26,7 @@ mod authenticator;
 mod backup;
 mod backup_codes;
 mod demo;
+mod gate;
 mod grace;
 mod methods;
 mod notices;
@@ -62,6 +63,7 @@ pub use admin::{
 pub use authenticator::TotpEnrolment;
 pub use backup::{replace_with_backup, Restored};
 pub use demo::DemoAccount;
+pub use gate::{normalise_host, GateCheck, GateHost};
 pub use grace::{Skip, WizardOffer};
 pub use methods::{FactorAdded, TwoFactorStatus};
 pub use oidc::{

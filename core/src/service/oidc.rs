@@ -421,38 +421,19 @@ impl Tessera {
             });
         }
         // The app's rules: who may use it, and how they must have signed in.
-        let amr = oidc::amr(caller.session.second_factor.as_deref());
-        let refusal = if !app.allows(caller.user.role) {
-            Some((
-                "access_denied",
-                format!(
-                    "{} is not open to your role ({}). If you need it, ask your administrator.",
-                    app.name,
-                    caller.user.role.label()
-                ),
-                format!("role {} not allowed", caller.user.role.as_str()),
-            ))
-        } else if !app.password_enough && !oidc::two_steps(&amr) {
-            let why = match caller.session.admitted_by.as_deref() {
-                Some("exception") => "under a temporary exception your administrator granted",
-                Some(_) => "during your organisation's period for setting it up",
-                None if !caller.user.two_factor_enabled => {
-                    "because you have not set up two-step sign-in yet"
-                }
-                None => "without the second step",
-            };
-            Some((
-                "interaction_required",
-                format!(
-                    "{} needs two-step sign-in, and you signed in with your password alone ({why}). Set up a passkey or an authenticator app under Security, sign out, and sign in again with it.",
-                    app.name
-                ),
-                "password-only sign-in at an app that requires two steps".into(),
-            ))
-        } else {
-            None
-        };
-        if let Some((error, message, detail)) = refusal {
+        let refusal = oidc::rules_refuse(
+            &app.name,
+            &app.roles,
+            app.password_enough,
+            &caller.user,
+            &caller.session,
+        );
+        if let Some(oidc::Refusal {
+            error,
+            message,
+            detail,
+        }) = refusal
+        {
             self.record_app_refusal(&app, Some(&caller.user), client, detail)
                 .await?;
             let back = back(error, &message);
@@ -467,6 +448,7 @@ impl Tessera {
         }
 
         // Everything holds: a code, good once, for a minute.
+        let amr = oidc::amr(caller.session.second_factor.as_deref());
         let code = oidc::random_secret();
         let mut tx = self.db.write().await?;
         sqlx::query(

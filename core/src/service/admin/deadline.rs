@@ -89,6 +89,7 @@ impl Tessera {
         let reminded = self.send_deadline_reminders().await?;
         self.end_expired_sessions().await?;
         self.prune_app_tokens().await?;
+        self.prune_gate_tokens().await?;
         // Once a day each: the coverage counts for the report's chart, the audit chain's
         // head to the admins.
         if self.organisation().await?.is_some() {

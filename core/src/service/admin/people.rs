@@ -30,7 +30,7 @@ impl By<'_> {
         }
     }
 
-    pub(super) fn event<'e>(
+    pub(crate) fn event<'e>(
         &'e self,
         kind: AuditKind,
         target: Option<Uuid>,
@@ -52,7 +52,7 @@ impl By<'_> {
     }
 
     /// Console changes need admin rights and a fresh step-up.
-    pub(super) fn check(&self, tessera: &Tessera) -> CoreResult<()> {
+    pub(crate) fn check(&self, tessera: &Tessera) -> CoreResult<()> {
         if let By::Console(caller, _) = self {
             admins_only(caller)?;
             tessera.require_step_up(caller)?;
