@@ -187,3 +187,84 @@ pub async fn run(tessera: &Tessera, command: AppCommand) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `tessera gate …`: the sites behind the forward-auth gate.
+#[derive(Subcommand)]
+pub enum GateCommand {
+    /// Protect a site: the reverse proxy in front of it asks Tessera about every request.
+    Add {
+        /// What people and the audit trail call it.
+        #[arg(long)]
+        name: String,
+        /// Its host name as people type it (e.g. wiki.clinic.org), under TESSERA_GATE_DOMAIN.
+        #[arg(long)]
+        host: String,
+        /// Roles that may use it (repeatable; default: every role).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Let a sign-in with the password alone in (the default requires two steps).
+        #[arg(long)]
+        password_enough: bool,
+    },
+    /// List the protected sites.
+    List,
+    /// Stop protecting a site (its proxy then lets nobody through).
+    Remove { host: String },
+}
+
+pub async fn run_gate(tessera: &Tessera, command: GateCommand) -> anyhow::Result<()> {
+    match command {
+        GateCommand::Add {
+            name,
+            host,
+            roles,
+            password_enough,
+        } => {
+            let roles = if roles.is_empty() {
+                Role::ALL.to_vec()
+            } else {
+                roles
+                    .iter()
+                    .map(|r| Role::parse(r))
+                    .collect::<Result<_, _>>()?
+            };
+            let site = tessera
+                .add_gate_host(By::Operator, &name, &host, &roles, password_enough)
+                .await?;
+            println!(
+                "Protected: {} ({}). Point its proxy's auth request at {}/auth/forward.",
+                site.name,
+                site.host,
+                tessera.issuer()
+            );
+        }
+        GateCommand::List => {
+            let sites = tessera.gate_hosts().await?;
+            if sites.is_empty() {
+                println!("No protected sites. `tessera gate add --help` shows how.");
+            }
+            for site in sites {
+                let roles: Vec<&str> = site.roles.iter().map(|r| r.as_str()).collect();
+                println!(
+                    "{}  {}; for {}; {}",
+                    site.host,
+                    site.name,
+                    roles.join(", "),
+                    if site.password_enough {
+                        "password is enough"
+                    } else {
+                        "two steps required"
+                    }
+                );
+            }
+        }
+        GateCommand::Remove { host } => {
+            let site = tessera.remove_gate_host(By::Operator, &host).await?;
+            println!(
+                "{} ({}) is no longer protected: its proxy lets nobody through.",
+                site.name, site.host
+            );
+        }
+    }
+    Ok(())
+}

@@ -55,6 +55,7 @@ impl ServerConfig {
             secret_key: None,
             trust_forwarded_for: false,
             mail_per_minute: None,
+            gate_domain: None,
             metrics_addr: None,
         };
         let mut config = settings.build(demo)?;
@@ -106,6 +107,11 @@ pub struct Settings {
     /// Behind a reverse proxy: take the client address from X-Forwarded-For.
     #[arg(long, env = "TESSERA_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Turn on the forward-auth gate for sites under this parent domain (e.g. clinic.org,
+    /// when Tessera is tessera.clinic.org and a site is wiki.clinic.org): its cookie is set
+    /// for this domain. Needs an https TESSERA_PUBLIC_URL within it.
+    #[arg(long, env = "TESSERA_GATE_DOMAIN")]
+    pub gate_domain: Option<String>,
     /// Serve Prometheus metrics at http://<this address>/metrics (e.g. 127.0.0.1:9464).
     /// Off when unset. Keep it on the operator's network: it needs no sign-in.
     #[arg(long, env = "TESSERA_METRICS_ADDR")]
@@ -133,7 +139,12 @@ impl Settings {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://localhost:{port}"));
-        let web = web_settings(&public, self.trust_forwarded_for)?;
+        let mut web = web_settings(&public, self.trust_forwarded_for)?;
+        web.gate_domain = self
+            .gate_domain
+            .as_deref()
+            .map(|d| gate_domain(d, &web))
+            .transpose()?;
         let transport = match &self.smtp_url {
             Some(url) => Transport::smtp(url).map_err(|e| anyhow::anyhow!("{e}"))?,
             None => Transport::Folder(self.data_dir.join("outbox")),
@@ -213,7 +224,30 @@ pub fn web_settings(public_url: &str, trust_forwarded_for: bool) -> anyhow::Resu
         also_accepted_origins: also,
         secure_cookies: secure,
         trust_forwarded_for,
+        gate_domain: None,
     })
+}
+
+/// The forward-auth gate's cookie domain: Tessera's own host must be it or below it, and
+/// Tessera must be on https (the cookie is `Secure`).
+pub fn gate_domain(domain: &str, web: &WebSettings) -> anyhow::Result<String> {
+    let domain = domain.trim().trim_start_matches('.').to_ascii_lowercase();
+    let host = web
+        .public_origin
+        .split_once("://")
+        .map(|(_, h)| h)
+        .unwrap_or_default();
+    let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    if !web.secure_cookies {
+        bail!("TESSERA_GATE_DOMAIN needs an https:// TESSERA_PUBLIC_URL (the gate's cookie is Secure)");
+    }
+    if domain.is_empty() || !domain.contains('.') {
+        bail!("TESSERA_GATE_DOMAIN must be a domain such as clinic.org");
+    }
+    if host != domain && !host.ends_with(&format!(".{domain}")) {
+        bail!("TESSERA_GATE_DOMAIN {domain} must contain Tessera's own host {host}");
+    }
+    Ok(domain)
 }
 
 #[cfg(test)]

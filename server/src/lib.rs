@@ -100,6 +100,11 @@ pub fn router(state: AppState) -> Router {
             axum::routing::get(app::ssr::oidc::authorize),
         )
         .route("/oauth2/token", axum::routing::post(app::ssr::oidc::token))
+        .route("/auth/forward", axum::routing::get(app::ssr::gate::forward))
+        .route(
+            "/auth/forward/start",
+            axum::routing::get(app::ssr::gate::start),
+        )
         .route(
             "/oauth2/logout",
             axum::routing::get(app::ssr::oidc::logout).post(app::ssr::oidc::logout),

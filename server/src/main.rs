@@ -45,6 +45,9 @@ enum Command {
     /// The apps that sign people in through Tessera (OpenID Connect).
     #[command(subcommand)]
     App(tessera_server::app_commands::AppCommand),
+    /// The sites behind the forward-auth gate (for apps that cannot speak OpenID Connect).
+    #[command(subcommand)]
+    Gate(tessera_server::app_commands::GateCommand),
     /// An online, consistent copy of the SQLite database while the server runs (SQLite's
     /// VACUUM INTO). The server key is not in it: keep `secret.key` with your backups.
     Backup {
@@ -203,6 +206,11 @@ async fn main() -> anyhow::Result<()> {
             let config = cli.settings.build(false)?;
             let tessera = Tessera::open(&config.core, Arc::new(SystemClock)).await?;
             tessera_server::app_commands::run(&tessera, cmd).await
+        }
+        Command::Gate(cmd) => {
+            let config = cli.settings.build(false)?;
+            let tessera = Tessera::open(&config.core, Arc::new(SystemClock)).await?;
+            tessera_server::app_commands::run_gate(&tessera, cmd).await
         }
         Command::Backup { to } => backup(&cli.settings, &to).await,
         Command::Restore { file } => restore(&cli.settings, &file).await,

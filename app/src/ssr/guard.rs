@@ -156,9 +156,12 @@ pub fn access_for_page(path: &str) -> Access {
     }
 }
 
-/// The OpenID Connect provider's endpoints.
+/// The OpenID Connect provider's endpoints, and the forward-auth gate's.
 pub fn is_oidc_endpoint(path: &str) -> bool {
-    path == "/.well-known/openid-configuration" || path.starts_with("/oauth2/")
+    path == "/.well-known/openid-configuration"
+        || path.starts_with("/oauth2/")
+        || path == "/auth/forward"
+        || path == "/auth/forward/start"
 }
 
 /// Endpoints apps call server to server, authenticated by their own credentials or a

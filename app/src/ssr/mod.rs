@@ -7,6 +7,7 @@ pub mod audit;
 pub mod console;
 mod errors;
 pub mod export;
+pub mod gate;
 pub mod guard;
 pub mod oidc;
 pub mod report;
@@ -34,6 +35,9 @@ pub struct WebSettings {
     pub secure_cookies: bool,
     /// Take the client address from the last `X-Forwarded-For` hop (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// The parent domain of Tessera and the sites behind the forward-auth gate (the gate
+    /// cookie's `Domain`); `None`: the gate is off.
+    pub gate_domain: Option<String>,
 }
 
 impl WebSettings {

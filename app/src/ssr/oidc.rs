@@ -225,7 +225,12 @@ fn confirm_page(app: Option<&str>, fields: &[(&'static str, String)]) -> Respons
 }
 
 /// A small page of Tessera's own, for what cannot go back to the app.
-fn page(status: StatusCode, title: &str, message: &str, link: Option<(&str, &str)>) -> Response {
+pub(super) fn page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    link: Option<(&str, &str)>,
+) -> Response {
     let link = match link {
         Some((text, href)) => format!(
             "<p><a class=\"button\" href=\"{}\">{}</a></p>",

@@ -33,7 +33,47 @@ fn nginx_binary() -> PathBuf {
 
 pub fn start_nginx(instances: &[u16], port: u16) -> Nginx {
     let dir = tempfile::tempdir().unwrap();
+    let conf = deploy_conf(dir.path(), instances, port);
+    run(dir, &conf, port)
+}
+
+/// Tessera (one instance) and a site behind its forward-auth gate, on one TLS port: the
+/// deploy files `tessera.conf` and `protected-site.conf`, with `tessera.test` and
+/// `wiki.tessera.test` for the names and `site` as the protected site's upstream.
+pub fn start_gated(instance: u16, site: u16, port: u16) -> Nginx {
+    let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let tessera = deploy_conf(d, &[instance, instance], port)
+        .replace("tessera.clinic.example", "tessera.test");
+    let mut gated = read_deploy("protected-site.conf");
+    for (from, to) in [
+        ("wiki.clinic.example", "wiki.tessera.test".to_string()),
+        ("listen 443 ssl;", format!("listen 127.0.0.1:{port} ssl;")),
+        (
+            "/etc/ssl/tessera/fullchain.pem",
+            d.join("cert.pem").display().to_string(),
+        ),
+        (
+            "/etc/ssl/tessera/privkey.pem",
+            d.join("key.pem").display().to_string(),
+        ),
+        ("http://127.0.0.1:8080", format!("http://127.0.0.1:{site}")),
+    ] {
+        assert!(gated.contains(from), "the deploy file still has `{from}`");
+        gated = gated.replace(from, &to);
+    }
+    run(dir, &format!("{tessera}\n{gated}"), port)
+}
+
+fn read_deploy(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/nginx")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// `tessera.conf` with the instances, the port and a new throwaway certificate in `d`.
+fn deploy_conf(d: &Path, instances: &[u16], port: u16) -> String {
     let made = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
         .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
@@ -44,8 +84,7 @@ pub fn start_nginx(instances: &[u16], port: u16) -> Nginx {
         .output()
         .unwrap();
     assert!(made.status.success(), "{made:?}");
-    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/tessera.conf");
-    let mut conf = std::fs::read_to_string(deploy).unwrap();
+    let mut conf = read_deploy("tessera.conf");
     let mut put = |from: &str, to: String| {
         assert!(conf.contains(from), "the deploy file still has `{from}`");
         conf = conf.replace(from, &to);
@@ -68,6 +107,12 @@ pub fn start_nginx(instances: &[u16], port: u16) -> Nginx {
         "/etc/ssl/tessera/privkey.pem",
         d.join("key.pem").display().to_string(),
     );
+    conf
+}
+
+/// nginx on `conf` (an `http` block's contents) in `dir`, until dropped.
+fn run(dir: tempfile::TempDir, conf: &str, port: u16) -> Nginx {
+    let d = dir.path();
     std::fs::write(d.join("tessera.conf"), conf).unwrap();
     let temp = |name: &str| format!("{name}_temp_path {}/{name};", d.display());
     let main = format!(
