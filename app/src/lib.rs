@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/users/import") view=pages::admin::import::ImportPage/>
                 <Route path=path!("/admin/users/:id") view=pages::admin::user::UserDetailPage/>
                 <Route path=path!("/admin/settings") view=pages::admin::settings::SettingsPage/>
+                <Route path=path!("/admin/apps") view=pages::admin::apps::AppsConsolePage/>
                 <Route path=path!("/admin/audit") view=pages::admin::audit::AuditPage/>
                 <Route path=path!("/admin/report") view=pages::admin::report::ReportPage/>
             </Routes>

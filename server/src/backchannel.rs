@@ -17,11 +17,16 @@ pub fn spawn(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let http = match reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(ANSWER_WITHIN)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-        {
+            .redirect(reqwest::redirect::Policy::none());
+        // The system's trusted roots, as the database and mail connections use them.
+        for cert in rustls_native_certs::load_native_certs().certs {
+            if let Ok(cert) = reqwest::Certificate::from_der(&cert) {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = match builder.build() {
             Ok(http) => http,
             Err(error) => {
                 tracing::error!(%error, "no HTTP client for back-channel logout");

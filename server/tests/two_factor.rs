@@ -662,7 +662,7 @@ async fn every_page_and_every_spelling_of_it_is_guarded() {
             "/setup-2fa" => &["setup"],
             // The full session here is the demo admin's: the console is open to it.
             "/" | "/password" | "/security" | "/admin" | "/admin/users" | "/admin/settings"
-            | "/admin/audit" | "/admin/report" => &["full"],
+            | "/admin/apps" | "/admin/audit" | "/admin/report" => &["full"],
             page if page.starts_with("/admin/users/") => &["full"],
             other => panic!("page {other} has no expectation in this test"),
         }

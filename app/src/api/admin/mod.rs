@@ -2,6 +2,7 @@
 //! prefix to admins only unless its table opens a function to helpdesk members or
 //! auditors on purpose. Modules side by side, as in [`crate::api`].
 
+pub mod apps;
 pub mod audit;
 pub mod exceptions;
 pub mod people;

@@ -3,6 +3,7 @@
 //! lazy islands, so no staff page ever downloads their code.
 
 pub mod add;
+pub mod apps;
 pub mod audit;
 pub mod import;
 pub mod report;
@@ -41,6 +42,9 @@ pub fn ConsolePage(
                     <li><a href="/admin/users" aria-current=if title == "Users" { Some("page") } else { None }>"Users"</a></li>
                     <li><a href="/admin/audit" aria-current=if title == "Audit trail" { Some("page") } else { None }>"Audit trail"</a></li>
                     <li><a href="/admin/report" aria-current=if title == "Report" { Some("page") } else { None }>"Report"</a></li>
+                    {is_admin.then(|| view! {
+                        <li><a href="/admin/apps" aria-current=if title == "Apps" { Some("page") } else { None }>"Apps"</a></li>
+                    })}
                     {is_admin.then(|| view! {
                         <li><a href="/admin/settings" aria-current=if title == "Settings" { Some("page") } else { None }>"Settings"</a></li>
                     })}
