@@ -64,10 +64,25 @@ async fn admins_register_and_look_after_apps_from_the_console() {
         Alg::Rs256,
     )
     .await;
-    let (browser, _) = two_step_staff(&tessera, "Bea Cole").await;
+    let (browser, bea) = two_step_staff(&tessera, "Bea Cole").await;
     let started = wiki.start(&[]);
     let code = code_for(&browser, &started).await;
     wiki.exchange(&code, started.verifier).await.unwrap();
+    // Her page in the console says when and how she last signed in to it.
+    let details = admin
+        .client
+        .call("admin/user_details", json!({"id": bea.id}))
+        .await;
+    assert_eq!(details.status, 200, "{details:?}");
+    let last = &details.body["app_sign_ins"][0];
+    assert_eq!(last[0], "Procedures wiki", "{details:?}");
+    assert_eq!(last[2], "pwd otp mfa");
+    let page = admin.client.get(&format!("/admin/users/{}", bea.id)).await;
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("with password and authenticator code"));
 
     // A new secret: the old one stops working, the new one works.
     let fresh = admin

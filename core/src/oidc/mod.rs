@@ -32,6 +32,43 @@ pub const ACR_PASSWORD: &str = "urn:tessera:acr:password";
 /// The scopes Tessera knows; others in a request are ignored (OpenID Connect Core 3.1.2.1).
 pub const SCOPES: &[&str] = &["openid", "email", "profile"];
 
+/// Notes `user`'s sign-in to an app or protected site (`key`: `app:<client id>` or
+/// `site:<host>`), keeping the newest per person and app.
+pub async fn note_sign_in(
+    conn: &mut sqlx::AnyConnection,
+    user: uuid::Uuid,
+    key: &str,
+    name: &str,
+    amr: &[String],
+    now: crate::UnixTime,
+) -> crate::CoreResult<()> {
+    sqlx::query(
+        "INSERT INTO app_sign_ins (user_id, app_key, app_name, at, how) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (user_id, app_key) DO UPDATE SET app_name = excluded.app_name, at = excluded.at, how = excluded.how",
+    )
+    .bind(user.to_string())
+    .bind(key)
+    .bind(name)
+    .bind(now)
+    .bind(amr.join(" "))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// `user`'s last sign-in per app and site, newest first: (name, when, how).
+pub async fn sign_ins_of(
+    conn: &mut sqlx::AnyConnection,
+    user: uuid::Uuid,
+) -> crate::CoreResult<Vec<(String, crate::UnixTime, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT app_name, at, how FROM app_sign_ins WHERE user_id = $1 ORDER BY at DESC, app_name LIMIT 100",
+    )
+    .bind(user.to_string())
+    .fetch_all(conn)
+    .await?)
+}
+
 /// A fresh 256-bit secret (a code, a token, a client secret), URL-safe.
 pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];

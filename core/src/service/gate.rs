@@ -300,6 +300,15 @@ impl Tessera {
         .execute(&mut *tx)
         .await?;
         let amr = oidc::amr(caller.session.second_factor.as_deref());
+        oidc::note_sign_in(
+            &mut tx,
+            caller.user.id,
+            &format!("site:{}", site.host),
+            &site.name,
+            &amr,
+            now,
+        )
+        .await?;
         audit::record(
             &mut tx,
             subject(AuditKind::AppSignIn).detail(format!(

@@ -681,6 +681,15 @@ impl Tessera {
             .execute(&mut *tx)
             .await?;
         let (access, refresh) = issue(&mut tx, app, &grant_id, now).await?;
+        oidc::note_sign_in(
+            &mut tx,
+            user.id,
+            &format!("app:{}", app.id),
+            &app.name,
+            &granted.amr,
+            now,
+        )
+        .await?;
         audit::record(
             &mut tx,
             AuditEvent::new(AuditKind::AppSignIn)

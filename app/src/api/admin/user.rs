@@ -43,6 +43,8 @@ pub struct UserPage {
     /// (added, last used) of the authenticator app.
     pub app: Option<(String, Option<String>)>,
     pub sessions: Vec<SessionLine>,
+    /// The last sign-in to each app and protected site: name, when, how (the `amr`).
+    pub app_sign_ins: Vec<(String, String, String)>,
     pub events: Vec<EventLine>,
     pub owes_setup_code: bool,
     /// A temporary exception in force.
@@ -136,6 +138,11 @@ pub async fn user_details(id: String) -> Result<UserPage, AppError> {
                 last_seen: format_utc(s.last_seen_at),
                 full: s.full,
             })
+            .collect(),
+        app_sign_ins: detail
+            .app_sign_ins
+            .iter()
+            .map(|(name, at, how)| (name.clone(), format_utc(*at), how.clone()))
             .collect(),
         events: detail
             .events

@@ -36,6 +36,7 @@ pub fn UserDetailPage() -> impl IntoView {
                                 {me.map(|me| view! { <UserActions page=page.clone() me/> })}
                                 <Methods page=page.clone()/>
                                 <Sessions page=page.clone()/>
+                                <AppSignIns page=page.clone()/>
                                 <Events page/>
                             </ConsolePage>
                         }.into_any()
@@ -129,6 +130,39 @@ fn Sessions(page: UserPage) -> impl IntoView {
                         <strong>{if s.browser.is_empty() { "Unknown browser".to_string() } else { s.browser.chars().take(80).collect() }}</strong>
                         <p class="hint">{format!("From {}. Since {}, last seen {}.{}", s.address, s.started, s.last_seen,
                             if s.full { "" } else { " Half-way through signing in." })}</p>
+                    </div></li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// What an `amr` says, in words.
+fn how(amr: &str) -> &'static str {
+    let has = |m: &str| amr.split(' ').any(|x| x == m);
+    if has("pop") {
+        "password and passkey"
+    } else if has("otp") {
+        "password and authenticator code"
+    } else if has("backup_code") {
+        "password and backup code"
+    } else {
+        "password only"
+    }
+}
+
+#[component]
+fn AppSignIns(page: UserPage) -> impl IntoView {
+    let empty = page.app_sign_ins.is_empty();
+    view! {
+        <section class="card" aria-labelledby="app-sign-ins-heading">
+            <h2 id="app-sign-ins-heading">"Apps"</h2>
+            {empty.then(|| view! { <p id="no-app-sign-ins">"Has not signed in to any app through Tessera."</p> })}
+            <ul class="rows" id="user-app-sign-ins">
+                {page.app_sign_ins.into_iter().map(|(name, at, amr)| view! {
+                    <li><div>
+                        <strong>{name}</strong>
+                        <p class="hint">{format!("Last signed in {at}, with {}.", how(&amr))}</p>
                     </div></li>
                 }).collect_view()}
             </ul>

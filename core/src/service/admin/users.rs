@@ -34,6 +34,8 @@ pub struct UserDetail {
     pub owes_setup_code: bool,
     /// A temporary exception in force.
     pub exception: Option<super::Exception>,
+    /// The last sign-in to each app and protected site: (name, when, how).
+    pub app_sign_ins: Vec<(String, UnixTime, String)>,
 }
 
 impl Tessera {
@@ -115,6 +117,7 @@ impl Tessera {
             owes_setup_code: crate::setup_codes::state(&mut conn, id).await?
                 == crate::setup_codes::Reset::CodeOwed,
             exception: super::exceptions::live(&mut conn, id, now).await?,
+            app_sign_ins: crate::oidc::sign_ins_of(&mut conn, id).await?,
         })
     }
 }
