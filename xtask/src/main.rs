@@ -54,7 +54,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         Some("build") => build(flag("--release")),
         Some("test") => test(),
         Some("test-postgres") => test_postgres(),
-        Some("e2e") => e2e(),
+        Some("e2e") => e2e(&args[1..]),
         Some("bench") => bench::run(args.get(1).map(String::as_str)),
         _ => bail!("{USAGE}"),
     }
@@ -156,7 +156,7 @@ fn test() -> Result<()> {
     ]))?;
     test_postgres()?;
 
-    e2e()
+    e2e(&[])
 }
 
 /// The server's integration suite again, every test on its own database of a throwaway
@@ -177,10 +177,12 @@ fn test_postgres() -> Result<()> {
 }
 
 /// Builds the site once (debug, with the server's test clock), serves it on a fresh
-/// database with demo data, and runs the Playwright suite in Debian's Chromium against it.
-fn e2e() -> Result<()> {
+/// database with demo data, and runs the Playwright suite in Debian's Chromium against it
+/// (`specs`: only these files, e.g. `cargo xtask e2e tests/apps.spec.ts`).
+fn e2e(specs: &[String]) -> Result<()> {
     let site = site::build_with(false, true)?;
-    playwright(&site, &[], &[])
+    let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
+    playwright(&site, &specs, &[])
 }
 
 /// Serves `site` on a free port with a fresh demo database and runs Playwright against it
