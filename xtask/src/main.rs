@@ -190,6 +190,8 @@ fn e2e(specs: &[String]) -> Result<()> {
 pub fn playwright(site: &site::Site, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     tools::ensure_chromium()?;
     tools::ensure_end2end_packages()?;
+    // The gate's browser test puts Debian's nginx in front of a Tessera of its own.
+    tools::ensure_nginx()?;
     let data = std::env::temp_dir().join(format!("tessera-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let port = tools::free_port()?;
@@ -214,6 +216,7 @@ pub fn playwright(site: &site::Site, args: &[&str], env: &[(&str, &str)]) -> Res
                 std::env::current_dir()?.join(site.server_binary()),
             )
             .env("TESSERA_DATA_DIR", &data)
+            .env("TESSERA_SITE_ROOT", std::env::current_dir()?.join(&site.root))
             .env("TESSERA_LEPTOS_CONFIG", leptos_toml)
             .envs(env.iter().copied()))
     });
