@@ -4,6 +4,8 @@
 // who signed in and how (`amr`).
 //
 //   ISSUER=http://localhost:3000 CLIENT_ID=… CLIENT_SECRET=… PORT=3100 node app.mjs
+// Without CLIENT_SECRET it is a public app (PKCE alone), as the demo data registers it.
+// It waits for Tessera to answer discovery (up to a minute) before it listens.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import * as client from 'openid-client';
@@ -12,7 +14,16 @@ const { ISSUER, CLIENT_ID, CLIENT_SECRET, PORT = '3100' } = process.env;
 const base = `http://127.0.0.1:${PORT}`;
 // Plain http is allowed only because the tests run Tessera on localhost.
 const options = ISSUER.startsWith('http://') ? { execute: [client.allowInsecureRequests] } : undefined;
-const config = await client.discovery(new URL(ISSUER), CLIENT_ID, CLIENT_SECRET, undefined, options);
+const auth = CLIENT_SECRET ? undefined : client.None();
+let config;
+for (let tries = 0; !config; tries++) {
+  try {
+    config = await client.discovery(new URL(ISSUER), CLIENT_ID, CLIENT_SECRET, auth, options);
+  } catch (e) {
+    if (tries >= 120) throw e;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 
 const pending = new Map(); // browser id → { verifier, state, nonce }
 const sessions = new Map(); // browser id → claims

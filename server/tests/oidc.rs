@@ -663,7 +663,16 @@ async fn the_command_line_registers_lists_and_removes_apps() {
     let (ok, out) = common::cli(&dir, &["app", "remove", "File share"], None);
     assert!(ok, "{out}");
     let (_, out) = common::cli(&dir, &["app", "list"], None);
-    assert!(out.contains("No apps registered"), "{out}");
+    assert!(!out.contains("File share"), "{out}");
+    // The demo data's example app is there from the start: public, two steps required.
+    assert!(
+        out.contains("demo-notes  Demo notes (example app)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("public; for admin, helpdesk, auditor, staff; two steps required"),
+        "{out}"
+    );
     let kinds = tessera.audit_kinds().await;
     for kind in ["app_registered", "app_changed", "app_removed"] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");

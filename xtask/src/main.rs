@@ -91,11 +91,27 @@ fn build(release: bool) -> Result<()> {
 
 fn run(release: bool) -> Result<()> {
     let site = site::build(release)?;
+    // The demo data's example app (end2end/demo-app, a small Node app on the openid-client
+    // library) shows "Sign in with Tessera" from another app.
+    tools::ensure_end2end_packages()?;
+    let demo_app = Command::new("node")
+        .arg("end2end/demo-app/app.mjs")
+        .env("ISSUER", "http://localhost:3000")
+        .env("CLIENT_ID", "demo-notes")
+        .env("PORT", "3100")
+        .spawn();
     step("Starting Tessera (SQLite in ./data, demo data on first run) — Ctrl-C stops it");
+    println!("  The demo's example app, which signs in with Tessera: http://127.0.0.1:3100");
     let mut cmd = Command::new(site.server_binary());
     cmd.args(["serve", "--demo"])
         .env("LEPTOS_SITE_ROOT", &site.root);
-    sh(&mut cmd)
+    let result = sh(&mut cmd);
+    // Stop only the app this command started.
+    if let Ok(mut app) = demo_app {
+        let _ = app.kill();
+        let _ = app.wait();
+    }
+    result
 }
 
 fn test() -> Result<()> {
@@ -216,7 +232,10 @@ pub fn playwright(site: &site::Site, args: &[&str], env: &[(&str, &str)]) -> Res
                 std::env::current_dir()?.join(site.server_binary()),
             )
             .env("TESSERA_DATA_DIR", &data)
-            .env("TESSERA_SITE_ROOT", std::env::current_dir()?.join(&site.root))
+            .env(
+                "TESSERA_SITE_ROOT",
+                std::env::current_dir()?.join(&site.root),
+            )
             .env("TESSERA_LEPTOS_CONFIG", leptos_toml)
             .envs(env.iter().copied()))
     });

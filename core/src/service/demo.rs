@@ -12,6 +12,9 @@ use crate::throttle::{Scope, ThrottlePolicy};
 use crate::totp::TotpKey;
 use crate::{backup_codes, CoreError, CoreResult, UnixTime};
 
+/// The demo app's client id (a public app: no secret).
+pub const DEMO_APP_ID: &str = "demo-notes";
+
 /// A demo account created on a fresh demo database, to be printed for the operator.
 #[derive(Debug, Clone)]
 pub struct DemoAccount {
@@ -140,6 +143,28 @@ impl Tessera {
         }
         self.demo_crowd(&mut tx, &crowd_hash, &crowd_codes, now)
             .await?;
+        // One app that signs in through Tessera (`cargo xtask run` starts it on port
+        // 3100): public, so it needs no secret, and two steps required, as a clinic's
+        // would be.
+        crate::oidc::clients::insert(
+            &mut tx,
+            DEMO_APP_ID,
+            &crate::oidc::clients::NewClient {
+                name: "Demo notes (example app)".into(),
+                confidential: false,
+                redirect_uris: vec!["http://127.0.0.1:3100/callback".into()],
+                post_logout_uris: vec!["http://127.0.0.1:3100/".into()],
+                roles: Role::ALL.to_vec(),
+                password_enough: false,
+                refresh_tokens: false,
+                access_token_secs: 300,
+                id_token_alg: crate::oidc::keys::Alg::Rs256,
+                backchannel_logout_uri: None,
+            },
+            None,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(created))
     }

@@ -62,7 +62,7 @@ pub use admin::{
 };
 pub use authenticator::TotpEnrolment;
 pub use backup::{replace_with_backup, Restored};
-pub use demo::DemoAccount;
+pub use demo::{DemoAccount, DEMO_APP_ID};
 pub use gate::{normalise_host, GateCheck, GateHost};
 pub use grace::{Skip, WizardOffer};
 pub use methods::{FactorAdded, TwoFactorStatus};
