@@ -64,6 +64,7 @@ test('an app signs people in through Tessera: refused with the password alone, i
   await page.goto(demoUrl);
   await page.getByRole('link', { name: 'Sign in with Tessera' }).click();
   await expect(page).toHaveURL(/\/signin$/);
+  await expect(page.locator('#signing-in-to')).toContainText('Signing you in to Demo notes');
   await waitForHydration(page);
   await page.locator('#email').fill(USER.email);
   await page.locator('#password').fill(USER.password);

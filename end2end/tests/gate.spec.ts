@@ -139,6 +139,7 @@ test('a site behind the gate: sign in at Tessera, back at the page as Tessera sa
   // Not signed in: nginx sends the browser to Tessera's sign-in.
   await page.goto(wiki('/procedures'));
   await expect(page).toHaveURL(`${origin()}/signin`);
+  await expect(page.locator('#signing-in-to')).toContainText('Signing you in to Procedures wiki');
   await waitForHydration(page);
   await page.locator('#email').fill(USER.email);
   await page.locator('#password').fill(USER.password);

@@ -347,6 +347,9 @@ async fn sign_in_first_then_back_to_the_app_and_prompts_are_honoured() {
     let started = wiki.start(&[]);
     let res = follow(&browser, &started.url).await;
     assert_eq!(location(&res), "/signin");
+    // The sign-in page says where the person is going.
+    let page = browser.get("/signin").await.text().await.unwrap();
+    assert!(page.contains("Signing you in to Procedures wiki"), "{page}");
     // A half session is not enough either.
     tessera.advance(30);
     browser.sign_in(&person.email, PASSWORD).await;

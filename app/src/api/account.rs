@@ -25,6 +25,17 @@ pub async fn me() -> Result<Profile, AppError> {
     Ok(crate::ssr::me_from(&caller))
 }
 
+/// The app or protected site waiting for this browser to sign in, by name, if any: the
+/// sign-in page says where the person is going.
+#[server(prefix = "/api", endpoint = "waiting_for", input = StrictJson)]
+pub async fn waiting_for() -> Result<Option<String>, AppError> {
+    let state = crate::ssr::app_state()?;
+    let Some(parts) = crate::ssr::request_parts() else {
+        return Ok(None);
+    };
+    Ok(crate::ssr::waiting::waiting_for(&state, &parts.headers).await)
+}
+
 #[server(prefix = "/api", endpoint = "sign_in", input = StrictJson)]
 pub async fn sign_in(
     email: String,

@@ -4,15 +4,23 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::{action_error, go_to, ErrorNotice, Page, SubmitButton};
-use crate::api::account::SignIn;
+use crate::api::account::{waiting_for, SignIn};
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let ended = use_query_map().read_untracked().get("ended").is_some();
+    let going_to = Resource::new_blocking(|| (), |_| waiting_for());
     view! {
         <Page title="Sign in">
             <section class="card narrow" aria-labelledby="signin-heading">
                 <h1 id="signin-heading">"Sign in"</h1>
+                <Suspense>
+                    {move || going_to.get().and_then(Result::ok).flatten().map(|name| view! {
+                        <p class="notice notice-info" role="status" id="signing-in-to">
+                            {format!("Signing you in to {name}")}
+                        </p>
+                    })}
+                </Suspense>
                 {ended.then(|| view! {
                     <p class="notice notice-info" role="status">
                         "You were signed out. Sign in again to continue."

@@ -35,6 +35,7 @@ fn endpoints() -> Vec<(&'static str, Access)> {
     let helpdesk = Access::Roles(roles::HELPDESK);
     vec![
         (<account::SignIn as ServerFn>::PATH, Access::Public),
+        (<account::WaitingFor as ServerFn>::PATH, Access::Public),
         (<setup::SetupStatus as ServerFn>::PATH, Access::Public),
         (<setup::CompleteSetup as ServerFn>::PATH, Access::Public),
         // A mailed link is its own credential: anyone holding it may use it once.

@@ -133,7 +133,7 @@ pub fn app_state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or(AppError::Internal)
 }
 
-fn request_parts() -> Option<http::request::Parts> {
+pub(crate) fn request_parts() -> Option<http::request::Parts> {
     use_context::<http::request::Parts>()
 }
 

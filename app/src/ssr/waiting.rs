@@ -115,3 +115,36 @@ pub fn waiting(state: &AppState, headers: &HeaderMap) -> Option<Waiting> {
 pub fn resume_target(state: &AppState, headers: &HeaderMap) -> Option<String> {
     waiting(state, headers).map(|w| w.kind.resume_path().to_string())
 }
+
+/// The name of the app or protected site this browser's waiting request is for, for the
+/// sign-in page's "Signing you in to …" line.
+pub async fn waiting_for(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let waiting = waiting(state, headers)?;
+    match waiting.kind {
+        Kind::Authorize => {
+            let id = form_urlencoded::parse(waiting.text.as_bytes())
+                .find(|(k, _)| k == "client_id")
+                .map(|(_, v)| v.into_owned())?;
+            let mut conn = state.tessera.db().pool().acquire().await.ok()?;
+            tessera_core::oidc::clients::by_id(&mut conn, &id)
+                .await
+                .ok()
+                .flatten()
+                .map(|app| app.name)
+        }
+        Kind::Gate => {
+            let uri: http::Uri = waiting.text.parse().ok()?;
+            let host = tessera_core::service::normalise_host(
+                uri.authority()?.as_str(),
+                uri.scheme_str().unwrap_or("https"),
+            );
+            state
+                .tessera
+                .gate_host(&host)
+                .await
+                .ok()
+                .flatten()
+                .map(|site| site.name)
+        }
+    }
+}
