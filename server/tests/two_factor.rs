@@ -318,6 +318,7 @@ async fn half_and_setup_sessions_can_call_only_their_own_step() {
     // 4xx to an empty body).
     let public = [
         "sign_in",
+        "waiting_for",
         "setup_status",
         "complete_setup",
         "link_details",
