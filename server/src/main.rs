@@ -252,25 +252,24 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM (systemd, containers): either stops the server gracefully.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// The SIGTERM handler is installed when this is called, not when it is first awaited, so
+/// a stop sent the moment the port opens finds it in place (and does not kill the process
+/// by the signal's default action).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        if let Some(mut terminate) = terminate {
+            tokio::select! {
+                _ = interrupt => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => {
-                interrupt.await.ok();
-            }
+            return;
         }
+        interrupt.await.ok();
     }
-    #[cfg(not(unix))]
-    interrupt.await.ok();
 }
 
 async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
@@ -283,13 +282,15 @@ async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
     };
     #[cfg(not(feature = "test-clock"))]
     let clock: Arc<dyn tessera_core::Clock> = Arc::new(SystemClock);
+    // Before the port opens: see `shutdown_signal`.
+    let stop = shutdown_signal();
     let running = tessera_server::start(config, clock).await?;
     tracing::info!(addr = %running.addr, mail = %mail, "Tessera is listening");
     println!(
         "  Tessera is running on http://{} (Ctrl-C stops it)",
         running.addr
     );
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("stopping: no new connections; requests in flight finish first");
     running.stop().await;
     Ok(())
