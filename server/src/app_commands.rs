@@ -57,6 +57,17 @@ pub enum AppCommand {
     RotateKeys,
 }
 
+/// The roles named with `--role`; every role when none is.
+fn roles_or_everyone(names: &[String]) -> anyhow::Result<Vec<Role>> {
+    if names.is_empty() {
+        return Ok(Role::ALL.to_vec());
+    }
+    Ok(names
+        .iter()
+        .map(|r| Role::parse(r))
+        .collect::<Result<_, _>>()?)
+}
+
 pub async fn run(tessera: &Tessera, command: AppCommand) -> anyhow::Result<()> {
     match command {
         AppCommand::Add {
@@ -71,14 +82,7 @@ pub async fn run(tessera: &Tessera, command: AppCommand) -> anyhow::Result<()> {
             alg,
             backchannel_logout_uri,
         } => {
-            let roles = if roles.is_empty() {
-                Role::ALL.to_vec()
-            } else {
-                roles
-                    .iter()
-                    .map(|r| Role::parse(r))
-                    .collect::<Result<_, _>>()?
-            };
+            let roles = roles_or_everyone(&roles)?;
             let registered = tessera
                 .register_app(
                     By::Operator,
@@ -220,14 +224,7 @@ pub async fn run_gate(tessera: &Tessera, command: GateCommand) -> anyhow::Result
             roles,
             password_enough,
         } => {
-            let roles = if roles.is_empty() {
-                Role::ALL.to_vec()
-            } else {
-                roles
-                    .iter()
-                    .map(|r| Role::parse(r))
-                    .collect::<Result<_, _>>()?
-            };
+            let roles = roles_or_everyone(&roles)?;
             let site = tessera
                 .add_gate_host(By::Operator, &name, &host, &roles, password_enough)
                 .await?;
